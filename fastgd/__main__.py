@@ -1,0 +1,7 @@
+"""Entry point for ``python -m fastgd``."""
+
+import sys
+
+from .demo import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The fused kernels agree with the reference path within rounding, on every shape, dtype and layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import assert_within, make_problem, rounding_bounds
+
+import fastgd
+from fastgd import reference
+from fastgd._config import chunk_rows_for
+
+# Sizes around the fixed reduction chunk (the "block") for each feature count,
+# plus one large enough to take the parallel path.
+FEATURE_CASES = [None, 1, 3, 64]
+
+
+def sizes_for(d):
+    block = chunk_rows_for(1 if d is None else d)
+    large = 150_001 if d in (None, 1) else 40_001
+    return [1, 2, block - 1, block, block + 1, large]
+
+
+CASES = [(n, d) for d in FEATURE_CASES for n in sizes_for(d)]
+
+
+def check_parity(X, y, w, b, sample_weight=None):
+    loss_bound, grad_w_bound, grad_b_bound, predict_bound = rounding_bounds(X, y, w, b, sample_weight)
+    expected = reference.loss_and_gradients(X, y, w, b, sample_weight)
+    actual = fastgd.loss_and_gradients(X, y, w, b, sample_weight=sample_weight)
+    assert_within(actual[0], expected[0], loss_bound, "loss")
+    assert_within(actual[1], expected[1], grad_w_bound, "dL/dw")
+    assert_within(actual[2], expected[2], grad_b_bound, "dL/db")
+    assert np.shape(actual[1]) == np.shape(expected[1])
+    assert_within(fastgd.predict(X, w, b), reference.predict(X, w, b), predict_bound, "predictions")
+
+
+# float32 uses the same bounds as float64: both paths widen float32 inputs to
+# float64 exactly and do all arithmetic in float64, so only the order of the
+# additions differs. (A float32 accumulator would fail these bounds.)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(("n", "d"), CASES, ids=[f"n{n}-d{d}" for n, d in CASES])
+def test_c_order_matches_reference(n, d, dtype):
+    check_parity(*make_problem(n, d, dtype, seed=n))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 3, 64])
+def test_fortran_order_matches_reference(d, dtype):
+    X, y, w, b = make_problem(5000, d, dtype)
+    check_parity(np.asfortranarray(X), y, w, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [None, 3])
+def test_strided_views_match_reference(d, dtype):
+    X, y, w, b = make_problem(10_000, None if d is None else 2 * d, dtype)
+    X_view = X[::2] if d is None else X[::2, ::2]
+    w_view = w if d is None else w[::2]
+    check_parity(X_view, y[::2], w_view, b)
+
+
+@pytest.mark.parametrize("d", [None, 3])
+def test_read_only_memmap_matches_reference(tmp_path, d):
+    X, y, w, b = make_problem(20_000, d)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    X_map = np.load(tmp_path / "X.npy", mmap_mode="r")
+    y_map = np.load(tmp_path / "y.npy", mmap_mode="r")
+    assert not X_map.flags.writeable
+    check_parity(X_map, y_map, w, b)
+    result = fastgd.train(X_map, y_map, lr=0.1, iterations=5)
+    assert result.n_iter == 5
+
+
+@pytest.mark.parametrize("d", [None, 3])
+def test_sample_weights_match_reference(d):
+    X, y, w, b = make_problem(50_001, d)
+    weights = np.random.default_rng(2).uniform(0, 3, size=50_001)
+    weights[::7] = 0.0
+    check_parity(X, y, w, b, weights)
+
+
+def test_single_column_2d_gives_array_gradient_like_reference():
+    X, y, w, b = make_problem(100, 1)
+    _, grad_w, _ = fastgd.loss_and_gradients(X, y, w, b)
+    assert isinstance(grad_w, np.ndarray) and grad_w.shape == (1,)
+
+
+def test_results_are_bit_identical_for_any_thread_count():
+    import numba
+
+    X, y, w, b = make_problem(300_001, 5, seed=9)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = fastgd.loss_and_gradients(X, y, w, b)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        all_threads = fastgd.loss_and_gradients(X, y, w, b)
+    finally:
+        numba.set_num_threads(previous)
+    assert one_thread[0] == all_threads[0]
+    assert np.array_equal(one_thread[1], all_threads[1])
+    assert one_thread[2] == all_threads[2]
+
+
+def test_read_once_roofline_kernel_sums_what_an_epoch_reads():
+    from fastgd.kernels import read_once
+
+    X, y, _, _ = make_problem(70_000, 3)
+    assert read_once(X, y, chunk_rows_for(3)) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)
