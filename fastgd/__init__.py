@@ -2,7 +2,7 @@
 
 >>> import numpy as np, fastgd
 >>> x = np.arange(10.0)
->>> result = fastgd.train(x, 2.0 * x + 1.0, lr=0.01, iterations=20_000)
+>>> result = fastgd.train(x, 2.0 * x + 1.0, iterations=20_000)
 >>> round(result.w, 4), round(result.b, 4)
 (2.0, 1.0)
 
@@ -13,7 +13,17 @@ with either backend.
 
 from . import reference
 from .ops import loss_and_gradients, predict
-from .training import DivergenceError, TrainResult, train
+from .gram import SufficientStatistics
+from .training import ConvergenceWarning, DivergenceError, TrainResult, train
 
-__all__ = ["DivergenceError", "TrainResult", "loss_and_gradients", "predict", "reference", "train"]
+__all__ = [
+    "ConvergenceWarning",
+    "DivergenceError",
+    "SufficientStatistics",
+    "TrainResult",
+    "loss_and_gradients",
+    "predict",
+    "reference",
+    "train",
+]
 __version__ = "0.1.0"

@@ -5,7 +5,7 @@ The compiled training loop (``loop.py``) links in kernels from
 ``kernels.py``; after an edit to the kernels alone, numba would load the
 stale loop, whose machine code calls into a kernel that no longer matches,
 and the process can crash. The locators below stamp fastgd's cache entries
-with a hash of every source file in the package instead. Users of a released
+with a hash of all of fastgd's compiled modules instead. Users of a released
 version never edit it, so for them this changes nothing; for developers it
 turns a segfault into a recompile.
 
@@ -24,11 +24,15 @@ from pathlib import Path
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
+# The modules that define compiled functions or the constants frozen into them.
+COMPILED_MODULES = ("_cache.py", "_config.py", "kernels.py", "loop.py")
+
+
 @functools.lru_cache(maxsize=1)
 def package_source_digest() -> str:
-    """sha256 over every ``.py`` file of the package, in name order."""
+    """sha256 over the package's compiled modules, in name order."""
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE_DIR.rglob("*.py")):
+    for path in sorted(_PACKAGE_DIR / name for name in COMPILED_MODULES):
         digest.update(path.relative_to(_PACKAGE_DIR).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -67,6 +71,9 @@ def install() -> None:
         return
     if any(getattr(cls, "_fastgd", False) for cls in registry):
         return
+    # Hash now, as the modules are being imported: a digest taken later could
+    # describe files edited since, and stamp old code with a new source's hash.
+    package_source_digest()
     locators = [_stamped(base) for base in bases]
     for locator in locators:
         locator._fastgd = True

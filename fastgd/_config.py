@@ -39,3 +39,18 @@ PARALLEL_MIN_ELEMENTS: int = 1 << 17
 def chunk_rows_for(n_features: int) -> int:
     """Rows per reduction chunk for data with ``n_features`` columns."""
     return max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // max(1, n_features))
+
+
+# The gram solver's pass keeps one (d+1) x (d+1) scatter matrix per chunk, so
+# its chunks are larger: at most this many, and their matrices together at
+# most GRAM_PARTIALS_BYTES. Inside a chunk, rows go in cache-sized blocks.
+GRAM_MAX_CHUNKS: int = 256
+GRAM_PARTIALS_BYTES: int = 64 << 20
+GRAM_BLOCK_ROWS: int = 256
+
+
+def gram_chunk_rows(n_rows: int, n_features: int) -> int:
+    """Rows per chunk of the sufficient-statistics pass (a function of the shape only)."""
+    p = n_features + 1
+    max_chunks = max(1, min(GRAM_MAX_CHUNKS, GRAM_PARTIALS_BYTES // (8 * p * p)))
+    return max(GRAM_BLOCK_ROWS, -(-n_rows // max_chunks))

@@ -26,6 +26,18 @@ from numba.extending import overload
 from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS
 
 
+def _target(y, i):
+    """``y[i]``, or 0.0 when ``y`` is None (then the "loss" is a quadratic form in the parameters)."""
+    raise NotImplementedError("compiled only; see the overload below")
+
+
+@overload(_target, jit_options=OVERLOAD_OPTIONS)
+def _target_overload(y, i):
+    if isinstance(y, types.NoneType):
+        return lambda y, i: 0.0
+    return lambda y, i: y[i]
+
+
 def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row):
     """Sum ``s*r*r`` and ``s*r`` over rows ``start:stop``, adding ``s*r*x`` into ``grad_row``.
 
@@ -41,7 +53,7 @@ def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row):
     residual_sum = 0.0
     residual_x_sum = 0.0
     for i in range(start, stop):
-        residual = slope * X[i] + b - y[i]
+        residual = slope * X[i] + b - _target(y, i)
         if sample_weight is None:
             weighted = residual
         else:
@@ -59,7 +71,7 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
     residual_sum = 0.0
     grad_row[:] = 0.0
     for i in range(start, stop):
-        residual = b - y[i]
+        residual = b - _target(y, i)
         for j in range(n_features):
             residual += X[i, j] * w[j]
         if sample_weight is None:
@@ -139,7 +151,10 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
 
     ``total_weight`` is ``n`` without sample weights and ``sum(sample_weight)``
-    with them; the loss is the (weighted) mean of squared residuals.
+    with them; the loss is the (weighted) mean of squared residuals. With
+    ``y=None`` the targets are zero, so the "gradient" is ``2 H [w; b]`` for
+    ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
+    pass, which is what the step-size estimate needs.
     """
     n_rows = X.shape[0]
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
@@ -231,3 +246,144 @@ def read_once(X, y, chunk_rows):
         start, stop = _chunk_bounds(chunk, chunk_rows, n_rows)
         parts[chunk] = _chunk_read(X, y, start, stop)
     return parts.sum()
+
+
+# ---------------------------------------------------------------------------
+# Sufficient statistics for the "gram" solver: weight total, means and the
+# centred scatter matrix of z = [x_1 .. x_d, y], in one pass over the data.
+# ---------------------------------------------------------------------------
+
+
+def _feature(X, i, j):
+    """``X[i, j]``, or ``X[i]`` for one-dimensional ``X``."""
+    raise NotImplementedError("compiled only; see the overload below")
+
+
+@overload(_feature, jit_options=OVERLOAD_OPTIONS)
+def _feature_overload(X, i, j):
+    if isinstance(X, types.Array) and X.ndim == 1:
+        return lambda X, i, j: X[i]
+    return lambda X, i, j: X[i, j]
+
+
+@njit(**JIT_OPTIONS)
+def _merge_moments(weight, mean, scatter, block_weight, block_mean, block_scatter):
+    """Fold one block's (weight, mean, centred scatter) into running ones; returns the new weight.
+
+    The pairwise update of Chan, Golub and LeVeque (1979): centring each block
+    at its own mean keeps the scatter free of the cancellation that plain
+    sums of squares suffer when means are large.
+    """
+    total = weight + block_weight
+    if block_weight == 0.0:
+        return weight
+    factor = weight * block_weight / total
+    p = mean.shape[0]
+    delta = block_mean - mean
+    for a in range(p):
+        for c in range(a, p):
+            scatter[a, c] += block_scatter[a, c] + factor * delta[a] * delta[c]
+    for a in range(p):
+        mean[a] += delta[a] * (block_weight / total)
+    return total
+
+
+@njit(**JIT_OPTIONS)
+def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
+    """Weight, mean and upper-triangular centred scatter of rows ``start:stop``.
+
+    Rows are taken in blocks of ``block_rows`` small enough to stay in cache:
+    one sweep for the block mean, a second over the cached rows for the
+    scatter, then a merge. Memory traffic is one read of the data.
+    """
+    p = mean.shape[0]
+    n_features = p - 1
+    weight = 0.0
+    mean[:] = 0.0
+    scatter[:, :] = 0.0
+    block_mean = np.empty(p)
+    block_scatter = np.empty((p, p))
+    centred = np.empty(p)
+    for block_start in range(start, stop, block_rows):
+        block_stop = min(block_start + block_rows, stop)
+        block_weight = 0.0
+        block_mean[:] = 0.0
+        for i in range(block_start, block_stop):
+            s = 1.0 if sample_weight is None else sample_weight[i]
+            block_weight += s
+            for j in range(n_features):
+                block_mean[j] += s * _feature(X, i, j)
+            block_mean[n_features] += s * y[i]
+        if block_weight == 0.0:
+            continue
+        for a in range(p):
+            block_mean[a] /= block_weight
+        block_scatter[:, :] = 0.0
+        for i in range(block_start, block_stop):
+            s = 1.0 if sample_weight is None else sample_weight[i]
+            for j in range(n_features):
+                centred[j] = _feature(X, i, j) - block_mean[j]
+            centred[n_features] = y[i] - block_mean[n_features]
+            for a in range(p):
+                scaled = s * centred[a]
+                for c in range(a, p):
+                    block_scatter[a, c] += scaled * centred[c]
+        weight = _merge_moments(weight, mean, scatter, block_weight, block_mean, block_scatter)
+    return weight
+
+
+@njit(parallel=True, **JIT_OPTIONS)
+def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
+    """One parallel pass: ``(total_weight, mean, scatter)`` of ``z = [x, y]``.
+
+    ``mean`` has shape ``(d + 1,)``; ``scatter`` is the full symmetric
+    ``(d + 1, d + 1)`` matrix ``sum_i s_i (z_i - mean)(z_i - mean)^T``.
+    Chunks are merged in chunk order, so results do not depend on threads.
+    """
+    n_rows = X.shape[0]
+    p = (1 if X.ndim == 1 else X.shape[1]) + 1
+    n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
+    weights = np.empty(n_chunks)
+    means = np.empty((n_chunks, p))
+    scatters = np.empty((n_chunks, p, p))
+    for chunk in prange(n_chunks):
+        start, stop = _chunk_bounds(chunk, chunk_rows, n_rows)
+        weights[chunk] = _chunk_moments(X, y, sample_weight, start, stop, block_rows, means[chunk], scatters[chunk])
+    weight = 0.0
+    mean = np.zeros(p)
+    scatter = np.zeros((p, p))
+    for chunk in range(n_chunks):
+        weight = _merge_moments(weight, mean, scatter, weights[chunk], means[chunk], scatters[chunk])
+    for a in range(p):
+        for c in range(a):
+            scatter[a, c] = scatter[c, a]
+    return weight, mean, scatter
+
+
+@njit(**JIT_OPTIONS)
+def gram_loss_and_gradients(cov_xx, cov_xy, var_y, mean_y, offset, w, b, grad_w):
+    """Loss and gradients from sufficient statistics in O(d^2), no data pass.
+
+    With ``C = cov_xx``, ``c = cov_xy``, ``v = var_y`` (weighted covariances,
+    divided by the total weight) and the parametrisation's prediction
+    ``x.w + b - m.w``, write ``a = mean_x - m`` (``offset``) and
+    ``delta = b + a.w - mean_y``. Then, exactly,
+    ``L = w'Cw - 2c'w + v + delta^2``, ``dL/dw = 2(Cw - c) + 2 delta a`` and
+    ``dL/db = 2 delta``. Returns ``(L, dL/db)``; writes ``dL/dw``.
+    """
+    n_features = w.shape[0]
+    delta = b - mean_y
+    for j in range(n_features):
+        delta += offset[j] * w[j]
+    quadratic = 0.0
+    linear = 0.0
+    for j in range(n_features):
+        covariance_times_w = 0.0
+        for k in range(n_features):
+            covariance_times_w += cov_xx[j, k] * w[k]
+        quadratic += w[j] * covariance_times_w
+        linear += cov_xy[j] * w[j]
+        grad_w[j] = 2.0 * (covariance_times_w - cov_xy[j]) + 2.0 * delta * offset[j]
+    # Near an exact fit rounding can take the difference a hair below zero.
+    loss = max(quadratic - 2.0 * linear + var_y + delta * delta, 0.0)
+    return loss, 2.0 * delta

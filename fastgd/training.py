@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -11,7 +12,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import validation
+from . import gram, stepsize, validation
 from ._config import chunk_rows_for
 from .loop import (
     DIVERGED,
@@ -24,12 +25,22 @@ from .loop import (
 )
 
 BACKENDS = ("numba", "numpy")
+METHODS = ("gd", "nesterov")  # index = the loop's method code
+SOLVERS = ("data", "gram")
+
+# A run stopped by the iteration cap warns if its gradient norm is still above
+# this fraction of the starting one.
+NOT_CONVERGED_GRADIENT_RATIO = 1e-5
 
 # A run whose loss climbs past this multiple of its first loss is diverging:
 # plain gradient descent with a stable step never increases the loss at all.
 DIVERGENCE_FACTOR = 1e4
 
 Callback = Callable[[int, float, "float | NDArray[np.float64]", float], "bool | None"]
+
+
+class ConvergenceWarning(UserWarning):
+    """The iteration cap stopped training before the gradient became small."""
 
 
 class DivergenceError(ValueError):
@@ -82,7 +93,17 @@ class TrainResult:
     w_history, b_history : ndarray or None
         Parameters at the start of each iteration, when ``record_params``.
     seconds : float
-        Wall time of the iterations (not validation nor compilation).
+        Wall time of training (setup passes and iterations; not validation
+        nor compilation).
+    method, solver : str
+        As requested.
+    lipschitz : float or None
+        The smoothness constant ``L`` behind ``lr="auto"`` (``lr = 1 / L``).
+    passes : int
+        Passes over the data: setup (centring means, power iteration or the
+        statistics pass), iterations and the final loss evaluation.
+    gradient_norm_ratio : float
+        Gradient norm at the returned parameters over that at the start.
     """
 
     w: float | NDArray[np.float64]
@@ -96,6 +117,11 @@ class TrainResult:
     w_history: NDArray[np.float64] | None = field(default=None, repr=False)
     b_history: NDArray[np.float64] | None = field(default=None, repr=False)
     seconds: float = field(default=0.0, repr=False)
+    method: str = "gd"
+    solver: str = "data"
+    lipschitz: float | None = None
+    passes: int = 0
+    gradient_norm_ratio: float = field(default=float("nan"), repr=False)
 
 
 @contextlib.contextmanager
@@ -135,7 +161,7 @@ def prepare_data(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = N
     if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
         # One column with unit row stride: the one-feature kernel reads it as a vector.
         X = X[:, 0]
-    return DataPass(X, y, weights, total_weight, chunk_rows_for(n_features))
+    return DataPass(X, y, weights, total_weight, np.zeros(0), chunk_rows_for(n_features))
 
 
 def _split(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | NDArray[np.float64], float]:
@@ -143,13 +169,22 @@ def _split(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | 
     return w, float(params[-1])
 
 
+def _check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
 def train(
     X: ArrayLike,
     y: ArrayLike,
     *,
-    lr: float,
+    lr: float | str = "auto",
     iterations: int,
     loss_threshold: float | None = None,
+    method: str = "gd",
+    solver: str = "data",
+    center: bool = False,
     backend: str = "numba",
     w0: ArrayLike | None = None,
     b0: float = 0.0,
@@ -167,12 +202,26 @@ def train(
         Features. float32 and float64 are used as they are (no copy).
     y : array_like, shape (n,)
         Targets.
-    lr : float
-        Learning rate (step size), a positive number.
+    lr : float or "auto"
+        Learning rate (step size). ``"auto"`` (the default) uses ``1 / L``
+        for the loss's smoothness constant ``L``, estimated by power
+        iteration on the data (:mod:`fastgd.stepsize`; exact with
+        ``solver="gram"``).
     iterations : int
-        Most iterations to run (each one full pass over the data).
+        Most iterations to run.
     loss_threshold : float, optional
         Stop as soon as the loss is at most this value.
+    method : {"gd", "nesterov"}
+        Plain gradient descent, or Nesterov's accelerated gradient with
+        adaptive restart (far fewer iterations on ill-conditioned data).
+    solver : {"data", "gram"}
+        ``"data"``: each iteration is one pass over the data. ``"gram"``: one
+        pass computes sufficient statistics, after which each iteration costs
+        ``O(d^2)`` and follows the same trajectory (:mod:`fastgd.gram`).
+    center : bool
+        Subtract column means on the fly (no copy of ``X``), which improves
+        conditioning when features have large means. Results are reported
+        for the original features.
     backend : {"numba", "numpy"}
         ``"numba"`` runs the fused parallel kernels and a compiled loop;
         ``"numpy"`` runs the plain-numpy reference path (for debugging).
@@ -201,16 +250,25 @@ def train(
     DivergenceError
         If the loss becomes non-finite or grows far above its start.
 
+    Warns
+    -----
+    ConvergenceWarning
+        If the iteration cap stopped a run whose gradient is still large
+        (norm above 1e-5 of its starting norm).
+
     Examples
     --------
     >>> import numpy as np, fastgd
     >>> x = np.linspace(0.0, 1.0, 50)
-    >>> result = fastgd.train(x, 3.0 * x + 2.0, lr=0.5, iterations=5000)
+    >>> result = fastgd.train(x, 3.0 * x + 2.0, iterations=5000)
     >>> round(result.w, 6), round(result.b, 6)
     (3.0, 2.0)
     """
     backend = _check_backend(backend)
-    lr = validation.check_learning_rate(lr)
+    method = _check_choice(method, "method", METHODS)
+    solver = _check_choice(solver, "solver", SOLVERS)
+    automatic_lr = isinstance(lr, str) and lr == "auto"
+    lr = None if automatic_lr else validation.check_learning_rate(lr)
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
     callback_every = max(1, validation.check_iterations(callback_every, "callback_every"))
@@ -218,29 +276,35 @@ def train(
     one_dimensional = data.X.ndim == 1
     n_features = 1 if one_dimensional else data.X.shape[1]
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
-    params = np.append(w_start, b_start)
 
     loop, evaluate_loss = (descent_loop_compiled, evaluate_compiled) if backend == "numba" else (descent_loop, evaluate)
-    loss_history = np.empty(iterations)
-    params_history = np.empty((iterations if record_params else 0, n_features + 1))
-    last_good = params.copy()
-    stop_reason = "iterations"
-    done = 0
     with numba_threads(n_threads):
         started = time.perf_counter()
+        epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(data, solver, center, automatic_lr, backend)
+        if automatic_lr:
+            lr = 1.0 / lipschitz
+        # The loop works in the centred parametrisation: (x - shift).w + b.
+        params = np.append(w_start, b_start + shift @ w_start)
+        loss_history = np.empty(iterations)
+        params_history = np.empty((iterations if record_params else 0, n_features + 1))
+        last_good = params.copy()
+        previous = params.copy()
+        loop_state = np.array([1.0, np.inf, 0.0])
+        stop_reason = "iterations"
+        done = 0
         while done < iterations:
             steps = iterations - done if callback is None else min(callback_every, iterations - done)
             status, steps_done = loop(
-                data, params, lr, steps, -1.0 if threshold is None else threshold,
-                DIVERGENCE_FACTOR, loss_history, params_history, done, last_good,
+                epoch_data, params, lr, steps, -1.0 if threshold is None else threshold, DIVERGENCE_FACTOR,
+                METHODS.index(method), previous, loop_state, loss_history, params_history, done, last_good,
             )  # fmt: skip
             done += steps_done
             if status == DIVERGED:
-                _raise_divergence(loss_history[:done], lr, last_good, one_dimensional)
+                _raise_divergence(loss_history[:done], lr, _to_original(last_good, shift), one_dimensional)
             if status == REACHED_THRESHOLD:
                 stop_reason = "loss_threshold"
             if callback is not None:
-                w_now, b_now = _split(last_good if status == REACHED_THRESHOLD else params, one_dimensional)
+                w_now, b_now = _split(_to_original(params, shift), one_dimensional)
                 if (
                     callback(done - 1, float(loss_history[done - 1]), w_now, b_now) is False
                     and stop_reason == "iterations"
@@ -248,13 +312,25 @@ def train(
                     stop_reason = "callback"
             if stop_reason != "iterations":
                 break
-        seconds = time.perf_counter() - started
         if stop_reason == "loss_threshold":
-            final_loss = float(loss_history[done - 1])
+            final_loss, gradient_ratio, final_pass = float(loss_history[done - 1]), float("nan"), 0
         else:
-            final_loss = float(evaluate_loss(data, params, np.empty_like(params)))
-    w, b = _split(params, one_dimensional)
-    history = params_history[:done] if record_params else None
+            final_grad = np.empty_like(params)
+            final_loss, final_pass = float(evaluate_loss(epoch_data, params, final_grad)), 1
+            start_norm = loop_state[2] if done > 0 else np.linalg.norm(final_grad)
+            gradient_ratio = float(np.linalg.norm(final_grad) / start_norm) if start_norm > 0 else 0.0
+        seconds = time.perf_counter() - started
+    passes = setup_passes + (0 if solver == "gram" else done + final_pass)
+    if stop_reason == "iterations" and done > 0 and gradient_ratio > NOT_CONVERGED_GRADIENT_RATIO:
+        warnings.warn(
+            f"fastgd stopped at the iteration cap ({iterations}) before converging: the gradient norm is still "
+            f"{gradient_ratio:.2g} of its starting value. Increase iterations, or try method='nesterov', "
+            "solver='gram' or center=True.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    w, b = _split(_to_original(params, shift), one_dimensional)
+    history = _to_original(params_history[:done], shift) if record_params else None
     return TrainResult(
         w=w,
         b=b,
@@ -267,7 +343,50 @@ def train(
         w_history=None if history is None else (history[:, 0].copy() if one_dimensional else history[:, :-1].copy()),
         b_history=None if history is None else history[:, -1].copy(),
         seconds=seconds,
+        method=method,
+        solver=solver,
+        lipschitz=lipschitz,
+        passes=passes,
+        gradient_norm_ratio=gradient_ratio,
     )
+
+
+def _prepare_epochs(data: DataPass, solver: str, center: bool, automatic_lr: bool, backend: str):
+    """What the loop iterates on, the centring shift, ``L`` (if needed) and the passes spent getting them."""
+    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    if solver == "gram":
+        stats = gram.statistics(data, backend=backend)
+        shift = stats.mean[:n_features].copy() if center else np.zeros(n_features)
+        lipschitz = stepsize.exact_lipschitz(stats.hessian(center)) if automatic_lr else None
+        return stats.gram_data(center), shift, lipschitz, 1
+    passes = 0
+    shift = np.zeros(n_features)
+    if center:
+        shift = _column_means(data, backend)
+        passes += 1
+        data = data._replace(center=shift)
+    lipschitz = None
+    if automatic_lr:
+        lipschitz, power_passes = stepsize.power_iteration_lipschitz(data, backend)
+        passes += power_passes
+    return data, shift, lipschitz, passes
+
+
+def _column_means(data: DataPass, backend: str) -> NDArray[np.float64]:
+    """Weighted column means in one fused pass: at w = 0, b = 1 with y = None, dL/dw = 2 * mean."""
+    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    params = np.zeros(n_features + 1)
+    params[-1] = 1.0
+    grad = np.empty_like(params)
+    (evaluate_compiled if backend == "numba" else evaluate)(data._replace(y=None), params, grad)
+    return grad[:n_features] / 2.0
+
+
+def _to_original(params: NDArray[np.float64], shift: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Map ``[w, b]`` (one row, or a history of rows) from the centred parametrisation to ``x.w + b``."""
+    original = np.array(params, dtype=np.float64, copy=True)
+    original[..., -1] -= original[..., :-1] @ shift
+    return original
 
 
 def _raise_divergence(

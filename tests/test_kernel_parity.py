@@ -60,6 +60,7 @@ def test_strided_views_match_reference(d, dtype):
     check_parity(X_view, y[::2], w_view, b)
 
 
+@pytest.mark.filterwarnings("ignore::fastgd.ConvergenceWarning")
 @pytest.mark.parametrize("d", [None, 3])
 def test_read_only_memmap_matches_reference(tmp_path, d):
     X, y, w, b = make_problem(20_000, d)

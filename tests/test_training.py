@@ -8,6 +8,9 @@ from conftest import make_problem
 
 import fastgd
 
+# These tests stop runs at small iteration caps on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::fastgd.ConvergenceWarning")
+
 
 def linear_data(n=500, d=3, seed=0):
     X, _, w, b = make_problem(n, d, seed=seed)

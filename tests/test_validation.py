@@ -7,6 +7,9 @@ import pytest
 
 import fastgd
 
+# These tests stop runs at small iteration caps on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::fastgd.ConvergenceWarning")
+
 X_OK = np.arange(12.0).reshape(6, 2)
 Y_OK = np.arange(6.0)
 
