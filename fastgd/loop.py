@@ -75,7 +75,11 @@ def epoch(data, params, grad):
 
     Run as Python this is the reference path; compiled, the overload below
     makes it the fused kernel (or the compiled O(d^2) statistics epoch).
+    Other front ends (e.g. :mod:`fastgd.dask`) pass an object with an
+    ``epoch(params, grad)`` method to the Python loop.
     """
+    if hasattr(data, "epoch"):
+        return data.epoch(params, grad)
     n_features = params.shape[0] - 1
     w = params[:n_features]
     b = params[n_features]

@@ -277,57 +277,105 @@ def train(
     n_features = 1 if one_dimensional else data.X.shape[1]
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
 
-    loop, evaluate_loss = (descent_loop_compiled, evaluate_compiled) if backend == "numba" else (descent_loop, evaluate)
     with numba_threads(n_threads):
         started = time.perf_counter()
-        epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(data, solver, center, automatic_lr, backend)
-        if automatic_lr:
-            lr = 1.0 / lipschitz
-        # The loop works in the centred parametrisation: (x - shift).w + b.
-        params = np.append(w_start, b_start + shift @ w_start)
-        loss_history = np.empty(iterations)
-        params_history = np.empty((iterations if record_params else 0, n_features + 1))
-        last_good = params.copy()
-        previous = params.copy()
-        loop_state = np.array([1.0, np.inf, 0.0])
-        stop_reason = "iterations"
-        done = 0
-        while done < iterations:
-            steps = iterations - done if callback is None else min(callback_every, iterations - done)
-            status, steps_done = loop(
-                epoch_data, params, lr, steps, -1.0 if threshold is None else threshold, DIVERGENCE_FACTOR,
-                METHODS.index(method), previous, loop_state, loss_history, params_history, done, last_good,
-            )  # fmt: skip
-            done += steps_done
-            if status == DIVERGED:
-                _raise_divergence(loss_history[:done], lr, _to_original(last_good, shift), one_dimensional)
-            if status == REACHED_THRESHOLD:
-                stop_reason = "loss_threshold"
-            if callback is not None:
-                w_now, b_now = _split(_to_original(params, shift), one_dimensional)
-                if (
-                    callback(done - 1, float(loss_history[done - 1]), w_now, b_now) is False
-                    and stop_reason == "iterations"
-                ):
-                    stop_reason = "callback"
-            if stop_reason != "iterations":
-                break
-        if stop_reason == "loss_threshold":
-            final_loss, gradient_ratio, final_pass = float(loss_history[done - 1]), float("nan"), 0
-        else:
-            final_grad = np.empty_like(params)
-            final_loss, final_pass = float(evaluate_loss(epoch_data, params, final_grad)), 1
-            start_norm = loop_state[2] if done > 0 else np.linalg.norm(final_grad)
-            gradient_ratio = float(np.linalg.norm(final_grad) / start_norm) if start_norm > 0 else 0.0
-        seconds = time.perf_counter() - started
-    passes = setup_passes + (0 if solver == "gram" else done + final_pass)
+        epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(data, solver, center, lr is None, backend)
+        return run_descent(
+            epoch_data,
+            compiled=backend == "numba",
+            w_start=w_start,
+            b_start=b_start,
+            shift=shift,
+            lr=1.0 / lipschitz if lr is None else lr,
+            lipschitz=lipschitz,
+            iterations=iterations,
+            loss_threshold=threshold,
+            method=method,
+            record_params=record_params,
+            callback=callback,
+            callback_every=callback_every,
+            one_dimensional=one_dimensional,
+            setup_passes=setup_passes,
+            passes_per_iteration=0 if solver == "gram" else 1,
+            labels={"backend": backend, "solver": solver},
+            started=started,
+        )
+
+
+def run_descent(
+    epoch_data,
+    *,
+    compiled: bool,
+    w_start: NDArray[np.float64],
+    b_start: float,
+    shift: NDArray[np.float64],
+    lr: float,
+    lipschitz: float | None,
+    iterations: int,
+    loss_threshold: float | None,
+    method: str,
+    record_params: bool,
+    callback: Callback | None,
+    callback_every: int,
+    one_dimensional: bool,
+    setup_passes: int,
+    passes_per_iteration: int,
+    labels: dict[str, str],
+    started: float,
+) -> TrainResult:
+    """Drive the shared loop over validated inputs and package the result; used by every front end.
+
+    ``epoch_data`` is anything :func:`fastgd.loop.epoch` accepts: a
+    :class:`~fastgd.loop.DataPass`, a :class:`~fastgd.loop.GramData`, or (with
+    ``compiled=False``) an object with an ``epoch(params, grad)`` method.
+    ``shift`` is the centring of the loop's parametrisation ``(x - shift).w + b``;
+    results are reported for ``x.w + b``. ``passes_per_iteration`` counts data
+    passes (0 for the statistics solver); ``labels`` fills ``backend`` and ``solver``.
+    """
+    loop, evaluate_loss = (descent_loop_compiled, evaluate_compiled) if compiled else (descent_loop, evaluate)
+    n_params = w_start.shape[0] + 1
+    # The loop works in the centred parametrisation: (x - shift).w + b.
+    params = np.append(w_start, b_start + shift @ w_start)
+    loss_history = np.empty(iterations)
+    params_history = np.empty((iterations if record_params else 0, n_params))
+    last_good = params.copy()
+    previous = params.copy()
+    loop_state = np.array([1.0, np.inf, 0.0])
+    stop_reason = "iterations"
+    done = 0
+    while done < iterations:
+        steps = iterations - done if callback is None else min(callback_every, iterations - done)
+        status, steps_done = loop(
+            epoch_data, params, lr, steps, -1.0 if loss_threshold is None else loss_threshold, DIVERGENCE_FACTOR,
+            METHODS.index(method), previous, loop_state, loss_history, params_history, done, last_good,
+        )  # fmt: skip
+        done += steps_done
+        if status == DIVERGED:
+            _raise_divergence(loss_history[:done], lr, _to_original(last_good, shift), one_dimensional)
+        if status == REACHED_THRESHOLD:
+            stop_reason = "loss_threshold"
+        if callback is not None:
+            w_now, b_now = _split(_to_original(params, shift), one_dimensional)
+            stop_requested = callback(done - 1, float(loss_history[done - 1]), w_now, b_now) is False
+            if stop_requested and stop_reason == "iterations":
+                stop_reason = "callback"
+        if stop_reason != "iterations":
+            break
+    if stop_reason == "loss_threshold":
+        final_loss, gradient_ratio, final_pass = float(loss_history[done - 1]), float("nan"), 0
+    else:
+        final_grad = np.empty_like(params)
+        final_loss, final_pass = float(evaluate_loss(epoch_data, params, final_grad)), 1
+        start_norm = loop_state[2] if done > 0 else np.linalg.norm(final_grad)
+        gradient_ratio = float(np.linalg.norm(final_grad) / start_norm) if start_norm > 0 else 0.0
+    seconds = time.perf_counter() - started
     if stop_reason == "iterations" and done > 0 and gradient_ratio > NOT_CONVERGED_GRADIENT_RATIO:
         warnings.warn(
             f"fastgd stopped at the iteration cap ({iterations}) before converging: the gradient norm is still "
             f"{gradient_ratio:.2g} of its starting value. Increase iterations, or try method='nesterov', "
             "solver='gram' or center=True.",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     w, b = _split(_to_original(params, shift), one_dimensional)
     history = _to_original(params_history[:done], shift) if record_params else None
@@ -339,14 +387,14 @@ def train(
         stop_reason=stop_reason,
         final_loss=final_loss,
         lr=lr,
-        backend=backend,
+        backend=labels["backend"],
         w_history=None if history is None else (history[:, 0].copy() if one_dimensional else history[:, :-1].copy()),
         b_history=None if history is None else history[:, -1].copy(),
         seconds=seconds,
         method=method,
-        solver=solver,
+        solver=labels["solver"],
         lipschitz=lipschitz,
-        passes=passes,
+        passes=setup_passes + passes_per_iteration * (done + final_pass),
         gradient_norm_ratio=gradient_ratio,
     )
 
