@@ -19,11 +19,20 @@ inputs take a serial loop over the very same chunks.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
 from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS
+
+# A cached function that calls a parallel kernel (the compiled training loop,
+# fused_loss_and_gradients itself) is loaded from numba's on-disk cache without
+# the parallel kernel's own dispatcher running, so nothing need have started
+# numba's threading layer. We saw such a process crash in its first parallel
+# region (with a cache holding many signatures), and starting the layer first
+# cured it: numba.get_num_threads() starts it, once, here.
+numba.get_num_threads()
 
 
 def _target(y, i):
@@ -222,10 +231,25 @@ def _chunk_read_2d(X, y, start, stop):
     return total
 
 
+def _chunk_read_2d_contiguous(X, y, start, stop):
+    # Rows start:stop of a C-ordered X are one contiguous run of memory: read
+    # it as a flat vector so the sum vectorises fully whatever the row length.
+    flat = X.reshape(-1)
+    n_features = X.shape[1]
+    total = 0.0
+    for k in range(start * n_features, stop * n_features):
+        total += flat[k]
+    for i in range(start, stop):
+        total += y[i]
+    return total
+
+
 @overload(_chunk_read, jit_options=OVERLOAD_OPTIONS)
 def _chunk_read_overload(X, y, start, stop):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_read_1d
+    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
+        return _chunk_read_2d_contiguous
     if isinstance(X, types.Array) and X.ndim == 2:
         return _chunk_read_2d
     return None
@@ -236,8 +260,9 @@ def read_once(X, y, chunk_rows):
     """Sum every element of ``X`` and ``y``: the bandwidth roofline for one epoch.
 
     It reads exactly what :func:`fused_loss_and_gradients` reads, in the same
-    chunks, and does the least work possible with it, so its time is the
-    floor for an epoch on this machine.
+    chunks and order, and does the least work possible with it (for C-ordered
+    ``X``, one flat vectorised sum per chunk), so its time is the floor for an
+    epoch on this machine.
     """
     n_rows = X.shape[0]
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
