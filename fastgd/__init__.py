@@ -12,8 +12,8 @@ with either backend.
 """
 
 from . import reference
-from .ops import loss_and_gradients, predict
 from .gram import SufficientStatistics
+from .ops import loss_and_gradients, predict
 from .training import ConvergenceWarning, DivergenceError, TrainResult, train
 
 __all__ = [
