@@ -47,6 +47,35 @@ def _target_overload(y, i):
     return lambda y, i: y[i]
 
 
+# Why every chunk loop slices first and then counts from 0: numba indexes with
+# a check for negative indices (Python's wraparound). When a loop starts at an
+# offset LLVM cannot prove non-negative, that check stays in the loop body and
+# blocks vectorisation; measured here, a chunk sum ran 4.6x slower (27 vs 125
+# GB/s in cache). Counting from 0 over a slice lets LLVM drop the check.
+def _rows(a, start, stop):
+    """``a[start:stop]``, or None when ``a`` is None."""
+    raise NotImplementedError("compiled only; see the overload below")
+
+
+@overload(_rows, jit_options=OVERLOAD_OPTIONS)
+def _rows_overload(a, start, stop):
+    if isinstance(a, types.NoneType):
+        return lambda a, start, stop: None
+    return lambda a, start, stop: a[start:stop]
+
+
+def _weight(weights, i):
+    """``weights[i]``, or 1.0 when ``weights`` is None (multiplying by it then compiles away)."""
+    raise NotImplementedError("compiled only; see the overload below")
+
+
+@overload(_weight, jit_options=OVERLOAD_OPTIONS)
+def _weight_overload(weights, i):
+    if isinstance(weights, types.NoneType):
+        return lambda weights, i: 1.0
+    return lambda weights, i: weights[i]
+
+
 def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row):
     """Sum ``s*r*r`` and ``s*r`` over rows ``start:stop``, adding ``s*r*x`` into ``grad_row``.
 
@@ -57,40 +86,40 @@ def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row):
 
 
 def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row):
+    x = X[start:stop]
+    targets = _rows(y, start, stop)
+    weights = _rows(sample_weight, start, stop)
     slope = w[0]
     loss_sum = 0.0
     residual_sum = 0.0
     residual_x_sum = 0.0
-    for i in range(start, stop):
-        residual = slope * X[i] + b - _target(y, i)
-        if sample_weight is None:
-            weighted = residual
-        else:
-            weighted = sample_weight[i] * residual
+    for i in range(x.shape[0]):
+        residual = slope * x[i] + b - _target(targets, i)
+        weighted = _weight(weights, i) * residual
         loss_sum += weighted * residual
         residual_sum += weighted
-        residual_x_sum += weighted * X[i]
+        residual_x_sum += weighted * x[i]
     grad_row[0] = residual_x_sum
     return loss_sum, residual_sum
 
 
 def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
+    rows = X[start:stop]
+    targets = _rows(y, start, stop)
+    weights = _rows(sample_weight, start, stop)
     n_features = X.shape[1]
     loss_sum = 0.0
     residual_sum = 0.0
     grad_row[:] = 0.0
-    for i in range(start, stop):
-        residual = b - _target(y, i)
+    for i in range(rows.shape[0]):
+        residual = b - _target(targets, i)
         for j in range(n_features):
-            residual += X[i, j] * w[j]
-        if sample_weight is None:
-            weighted = residual
-        else:
-            weighted = sample_weight[i] * residual
+            residual += rows[i, j] * w[j]
+        weighted = _weight(weights, i) * residual
         loss_sum += weighted * residual
         residual_sum += weighted
         for j in range(n_features):
-            grad_row[j] += weighted * X[i, j]
+            grad_row[j] += weighted * rows[i, j]
     return loss_sum, residual_sum
 
 
@@ -103,28 +132,35 @@ def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row):
     return None
 
 
-def _row_prediction(X, w, b, i):
-    """``X[i] . w + b`` in float64. Dispatches on ``X.ndim`` at compile time."""
+def _chunk_predict(X, w, b, start, stop, out):
+    """Write ``X[i] . w + b`` for rows ``start:stop`` into ``out``. Dispatches on ``X.ndim``."""
     raise NotImplementedError("compiled only; see the overload below")
 
 
-def _row_prediction_1d(X, w, b, i):
-    return w[0] * X[i] + b
+def _chunk_predict_1d(X, w, b, start, stop, out):
+    x = X[start:stop]
+    predictions = out[start:stop]
+    slope = w[0]
+    for i in range(x.shape[0]):
+        predictions[i] = slope * x[i] + b
 
 
-def _row_prediction_2d(X, w, b, i):
-    total = b
-    for j in range(X.shape[1]):
-        total += X[i, j] * w[j]
-    return total
+def _chunk_predict_2d(X, w, b, start, stop, out):
+    rows = X[start:stop]
+    predictions = out[start:stop]
+    for i in range(rows.shape[0]):
+        total = b
+        for j in range(X.shape[1]):
+            total += rows[i, j] * w[j]
+        predictions[i] = total
 
 
-@overload(_row_prediction, jit_options=OVERLOAD_OPTIONS)
-def _row_prediction_overload(X, w, b, i):
+@overload(_chunk_predict, jit_options=OVERLOAD_OPTIONS)
+def _chunk_predict_overload(X, w, b, start, stop, out):
     if isinstance(X, types.Array) and X.ndim == 1:
-        return _row_prediction_1d
+        return _chunk_predict_1d
     if isinstance(X, types.Array) and X.ndim == 2:
-        return _row_prediction_2d
+        return _chunk_predict_2d
     return None
 
 
@@ -190,24 +226,26 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
 
 
 @njit(**JIT_OPTIONS)
-def _predict_serial(X, w, b, out):
-    for i in range(X.shape[0]):
-        out[i] = _row_prediction(X, w, b, i)
+def _predict_serial(X, w, b, chunk_rows, out):
+    for chunk in range((X.shape[0] + chunk_rows - 1) // chunk_rows):
+        start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
+        _chunk_predict(X, w, b, start, stop, out)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def _predict_parallel(X, w, b, out):
-    for i in prange(X.shape[0]):
-        out[i] = _row_prediction(X, w, b, i)
+def _predict_parallel(X, w, b, chunk_rows, out):
+    for chunk in prange((X.shape[0] + chunk_rows - 1) // chunk_rows):
+        start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
+        _chunk_predict(X, w, b, start, stop, out)
 
 
 @njit(**JIT_OPTIONS)
-def predict_into(X, w, b, out):
+def predict_into(X, w, b, chunk_rows, out):
     """Write the float64 predictions ``X @ w + b`` into ``out`` (shape ``(n,)``)."""
     if X.size < PARALLEL_MIN_ELEMENTS:
-        _predict_serial(X, w, b, out)
+        _predict_serial(X, w, b, chunk_rows, out)
     else:
-        _predict_parallel(X, w, b, out)
+        _predict_parallel(X, w, b, chunk_rows, out)
 
 
 def _chunk_read(X, y, start, stop):
@@ -216,31 +254,35 @@ def _chunk_read(X, y, start, stop):
 
 
 def _chunk_read_1d(X, y, start, stop):
+    x = X[start:stop]
+    targets = y[start:stop]
     total = 0.0
-    for i in range(start, stop):
-        total += X[i] + y[i]
+    for i in range(x.shape[0]):
+        total += x[i] + targets[i]
     return total
 
 
 def _chunk_read_2d(X, y, start, stop):
+    rows = X[start:stop]
+    targets = y[start:stop]
     total = 0.0
-    for i in range(start, stop):
-        total += y[i]
+    for i in range(rows.shape[0]):
+        total += targets[i]
         for j in range(X.shape[1]):
-            total += X[i, j]
+            total += rows[i, j]
     return total
 
 
 def _chunk_read_2d_contiguous(X, y, start, stop):
     # Rows start:stop of a C-ordered X are one contiguous run of memory: read
     # it as a flat vector so the sum vectorises fully whatever the row length.
-    flat = X.reshape(-1)
-    n_features = X.shape[1]
+    flat = X[start:stop].reshape(-1)
+    targets = y[start:stop]
     total = 0.0
-    for k in range(start * n_features, stop * n_features):
+    for k in range(flat.shape[0]):
         total += flat[k]
-    for i in range(start, stop):
-        total += y[i]
+    for i in range(targets.shape[0]):
+        total += targets[i]
     return total
 
 
@@ -331,24 +373,27 @@ def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
     centred = np.empty(p)
     for block_start in range(start, stop, block_rows):
         block_stop = min(block_start + block_rows, stop)
+        rows = X[block_start:block_stop]
+        targets = y[block_start:block_stop]
+        weights = _rows(sample_weight, block_start, block_stop)
         block_weight = 0.0
         block_mean[:] = 0.0
-        for i in range(block_start, block_stop):
-            s = 1.0 if sample_weight is None else sample_weight[i]
+        for i in range(targets.shape[0]):
+            s = _weight(weights, i)
             block_weight += s
             for j in range(n_features):
-                block_mean[j] += s * _feature(X, i, j)
-            block_mean[n_features] += s * y[i]
+                block_mean[j] += s * _feature(rows, i, j)
+            block_mean[n_features] += s * targets[i]
         if block_weight == 0.0:
             continue
         for a in range(p):
             block_mean[a] /= block_weight
         block_scatter[:, :] = 0.0
-        for i in range(block_start, block_stop):
-            s = 1.0 if sample_weight is None else sample_weight[i]
+        for i in range(targets.shape[0]):
+            s = _weight(weights, i)
             for j in range(n_features):
-                centred[j] = _feature(X, i, j) - block_mean[j]
-            centred[n_features] = y[i] - block_mean[n_features]
+                centred[j] = _feature(rows, i, j) - block_mean[j]
+            centred[n_features] = targets[i] - block_mean[n_features]
             for a in range(p):
                 scaled = s * centred[a]
                 for c in range(a, p):

@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import kernels, reference, validation
+from ._config import chunk_rows_for
 from .loop import evaluate_compiled
 from .training import _check_backend, _split, prepare_data
 
@@ -35,7 +36,7 @@ def predict(X: ArrayLike, w: ArrayLike, b: float, *, backend: str = "numba") -> 
     if backend == "numpy":
         return reference.predict(X, w_vector[0] if X.ndim == 1 else w_vector, b)
     out = np.empty(X.shape[0])
-    kernels.predict_into(X, w_vector, b, out)
+    kernels.predict_into(X, w_vector, b, chunk_rows_for(w_vector.shape[0]), out)
     return out
 
 
