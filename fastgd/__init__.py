@@ -14,6 +14,7 @@ with either backend.
 from . import reference
 from .gram import SufficientStatistics
 from .ops import loss_and_gradients, predict
+from .plotting import plot_fit, plot_loss
 from .training import ConvergenceWarning, DivergenceError, TrainResult, train
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "SufficientStatistics",
     "TrainResult",
     "loss_and_gradients",
+    "plot_fit",
+    "plot_loss",
     "predict",
     "reference",
     "train",

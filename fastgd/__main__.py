@@ -1,7 +1,7 @@
-"""Entry point for ``python -m fastgd``."""
+"""Entry point for ``python -m fastgd``: the command line, whose default command is the demo."""
 
 import sys
 
-from .demo import main
+from .cli import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m fastgd"))

@@ -193,6 +193,7 @@ def train(
     callback: Callback | None = None,
     callback_every: int = 100,
     n_threads: int | None = None,
+    progress: bool | None = None,
 ) -> TrainResult:
     """Fit ``y ≈ X @ w + b`` by full-batch gradient descent on the mean squared error.
 
@@ -240,6 +241,13 @@ def train(
         between them, so large values cost nothing.
     n_threads : int, optional
         numba threads for this call only (default: numba's current setting).
+    progress : bool, optional
+        Show a progress bar with the current loss on stderr (needs tqdm:
+        ``pip install fastgd[progress]``). ``None`` (the default) shows it only
+        for long runs (about a second of passes or more) when stderr is a
+        terminal; ``True`` always; ``False`` never. It reports every ``k``
+        iterations (:func:`fastgd.progress.choose_callback_every`), so it
+        does not slow the compiled loop.
 
     Returns
     -------
@@ -277,7 +285,12 @@ def train(
     n_features = 1 if one_dimensional else data.X.shape[1]
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
 
-    with numba_threads(n_threads):
+    bar = _progress_bar(progress, iterations, data.X.size if solver == "data" else 0, callback)
+    if bar is not None:
+        if callback is None:
+            callback_every = bar.every
+        callback = bar
+    with numba_threads(n_threads), contextlib.nullcontext() if bar is None else bar:
         started = time.perf_counter()
         epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(data, solver, center, lr is None, backend)
         return run_descent(
@@ -300,6 +313,26 @@ def train(
             labels={"backend": backend, "solver": solver},
             started=started,
         )
+
+
+# progress=None shows a bar for runs of at least this many element-passes
+# (iterations x rows x features), about a second of epochs on one core.
+AUTO_PROGRESS_ELEMENT_PASSES = 1 << 31
+
+
+def _progress_bar(progress: bool | None, iterations: int, n_elements: int, callback: Callback | None):
+    """A :class:`fastgd.progress.ProgressBar` to use as the callback, or None."""
+    if progress is False or iterations == 0:
+        return None
+    from .progress import ProgressBar, choose_callback_every
+
+    if progress is None and iterations * n_elements < AUTO_PROGRESS_ELEMENT_PASSES:
+        return None
+    bar = ProgressBar(iterations, enabled=progress, callback=callback)
+    if not bar.enabled:
+        return None
+    bar.every = choose_callback_every(iterations, n_elements or None)
+    return bar
 
 
 def run_descent(

@@ -1,0 +1,517 @@
+"""The ``fastgd`` command line (also ``python -m fastgd``).
+
+Subcommands: ``demo`` (the default when none is given), ``fit``, ``predict``
+and ``bench``; ``fastgd COMMAND --help`` explains each.
+
+Conventions:
+
+* results go to stdout; progress bars and status messages go to stderr
+  (bars only when stderr is a terminal and tqdm is installed);
+  ``-q/--quiet`` silences stderr except for errors;
+* exit status 0 on success, 2 for bad input or usage (missing or malformed
+  file, unknown column, bad option, unwritable output), 1 when training
+  diverged; errors are one message on stderr, never a traceback;
+* outputs are written to a temporary file and renamed into place, and
+  output paths are checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import inspect
+import io
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import __version__, demo
+from .io import (
+    CSV_READERS,
+    DataError,
+    LinearModel,
+    check_writable,
+    load_features,
+    load_model,
+    load_training_data,
+    save_model,
+    write_atomic,
+)
+from .progress import ProgressBar, choose_callback_every
+from .training import DivergenceError, train
+
+EXIT_OK = 0
+EXIT_DIVERGED = 1
+EXIT_BAD_INPUT = 2
+
+COMMANDS = ("demo", "fit", "predict", "bench")
+
+DATA_HELP = """\
+data files:
+  .csv      a header line of column names, then comma-separated numbers
+            (read with pyarrow, else pandas, else numpy; see --reader)
+  .npy      a 2-D array: columns are named by index, so --target 3 or -1;
+            or a 1-D structured array: columns are its field names
+  .npz      named arrays of equal length: a 1-D array is a column named
+            after it; a 2-D array X gives columns X[0], X[1], ...; the name
+            X alone selects all of them (e.g. --target y --features X)
+  .parquet  numeric columns by name (needs pyarrow)
+"""
+
+
+def _stderr_logger(quiet: bool) -> Callable[[str], None]:
+    def log(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return log
+
+
+def _require_matplotlib(option: str) -> None:
+    if importlib.util.find_spec("matplotlib") is None:
+        raise DataError(f"{option} needs matplotlib: pip install fastgd[plot]")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _int_list(text: str) -> list[int]:
+    return [_positive_int(part) for part in text.split(",") if part.strip()]
+
+
+def _learning_rate(text: str) -> str | float:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a positive number, got {text!r}")
+    return value
+
+
+def _choices(name: str) -> tuple[str, ...] | None:
+    """The values fastgd.training offers for an option (None, accepting anything, if it lists none)."""
+    from . import training
+
+    return getattr(training, name, None)
+
+
+def _train_parameters() -> set[str]:
+    return set(inspect.signature(train).parameters)
+
+
+# ------------------------------------------------------------------- fit --
+
+
+def _format_table(rows: Sequence[tuple[str, str]]) -> str:
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def _fit_summary(args: argparse.Namespace, data: Any, result: Any, passed: dict[str, Any]) -> dict[str, Any]:
+    summary = {
+        "data": str(data.path),
+        "rows": data.n_rows,
+        "target": data.target_name,
+        "feature_names": data.feature_names,
+        "coef": [float(value) for value in np.atleast_1d(result.w)],
+        "intercept": float(result.b),
+        "final_loss": float(result.final_loss),
+        "n_iter": int(result.n_iter),
+        "max_iterations": args.iterations,
+        "stop_reason": result.stop_reason,
+        "loss_threshold": args.loss_threshold,
+        "lr": float(result.lr),
+        "lr_requested": args.lr,
+        "backend": result.backend,
+        "seconds": float(result.seconds),
+        "fastgd_version": __version__,
+    }
+    summary.update(passed)
+    return summary
+
+
+def _print_fit(summary: dict[str, Any]) -> None:
+    names = summary["feature_names"]
+    print(f"fitted {summary['target']!r} on {len(names)} feature(s), {summary['rows']:,} rows of {summary['data']}\n")
+    width = max(len("(intercept)"), *(len(name) for name in names))
+    print(f"{'feature':<{width}}  {'coefficient':>16}")
+    print("-" * (width + 18))
+    for name, value in zip(names, summary["coef"], strict=True):
+        print(f"{name:<{width}}  {value:>16.10g}")
+    print(f"{'(intercept)':<{width}}  {summary['intercept']:>16.10g}\n")
+    lr_text = f"{summary['lr']:.6g}" + (" (auto)" if summary["lr_requested"] == "auto" else "")
+    rows = [
+        ("final loss (MSE)", f"{summary['final_loss']:.10g}"),
+        ("iterations", f"{summary['n_iter']:,} of at most {summary['max_iterations']:,}"),
+        ("stop reason", summary["stop_reason"]),
+        ("learning rate", lr_text),
+    ]
+    rows += [(option, str(summary[option])) for option in ("method", "solver", "center") if option in summary]
+    rows += [("backend", summary["backend"]), ("training time", f"{summary['seconds']:.3f} s")]
+    print(_format_table(rows))
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    log = _stderr_logger(args.quiet)
+    # Check every output before reading data or training: a typo should cost nothing.
+    if args.json not in (None, "-"):
+        check_writable(args.json, "--json output")
+    if args.save_model is not None:
+        check_writable(args.save_model, "model")
+    if args.plot is not None:
+        _require_matplotlib("--plot")
+        check_writable(args.plot, "plot")
+    options: dict[str, Any] = {
+        "lr": args.lr,
+        "iterations": args.iterations,
+        "loss_threshold": args.loss_threshold,
+        "backend": args.backend,
+        "n_threads": args.threads,
+    }
+    # Newer training options pass straight through, when this fastgd's train() has them.
+    for option in ("method", "solver", "center"):
+        value = getattr(args, option)
+        if value is not None and value is not False:
+            if option not in _train_parameters():
+                raise DataError(f"--{option} needs a fastgd whose train() has a {option}= option; this one has none")
+            options[option] = value
+    features = None if args.features is None else [name for name in args.features.split(",") if name.strip()]
+    data = load_training_data(args.data, args.target, features, reader=args.reader, log=log)
+
+    with ProgressBar(args.iterations, enabled=False if args.quiet else None, description="fit") as bar:
+        if bar.enabled:
+            options.update(callback=bar, callback_every=choose_callback_every(args.iterations, data.X.size))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = train(data.X, data.y, **options)
+        except DivergenceError:
+            raise
+        except (TypeError, ValueError) as error:
+            if args.lr == "auto" and str(error).startswith("lr must be"):
+                raise DataError(
+                    "this fastgd's train() has no automatic learning rate; pass a number, e.g. --lr 0.1"
+                ) from None
+            raise DataError(str(error)) from None
+
+    summary = _fit_summary(
+        args, data, result, {key: options[key] for key in ("method", "solver", "center") if key in options}
+    )
+    summary["warnings"] = [str(warning.message) for warning in caught]
+    for message in summary["warnings"]:
+        print(f"{args.prog}: warning: {message}", file=sys.stderr)
+    if args.json == "-":
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_fit(summary)
+    if args.json not in (None, "-"):
+        text = json.dumps(summary, indent=2) + "\n"
+        write_atomic(args.json, lambda handle: handle.write(text.encode()))
+        log(f"wrote {args.json}")
+    if args.save_model is not None:
+        training = {"data": str(data.path), "rows": data.n_rows, "max_iterations": args.iterations}
+        training.update({key: summary[key] for key in ("method", "solver", "center") if key in summary})
+        model = LinearModel.from_result(result, data.feature_names, data.target_name, **training)
+        save_model(args.save_model, model)
+        log(f"wrote model {args.save_model}")
+    if args.plot is not None:
+        from .plotting import save_plots
+
+        one_feature = (data.X[:, 0], data.y) if data.X.shape[1] == 1 else None
+        save_plots(args.plot, {"loss": result}, one_feature)
+        log(f"wrote plot {args.plot}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------- predict --
+
+
+def _predictions_bytes(predictions: np.ndarray, path: str | None, column: str) -> bytes:
+    if path is not None and path.lower().endswith(".npy"):
+        buffer = io.BytesIO()
+        np.save(buffer, predictions)
+        return buffer.getvalue()
+    # repr() is the shortest text that reads back as the very same float64.
+    return (column + "\n" + "".join(f"{value!r}\n" for value in predictions.tolist())).encode()
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    log = _stderr_logger(args.quiet)
+    if args.out is not None:
+        if not args.out.lower().endswith((".csv", ".npy", ".txt")):
+            raise DataError(f"--out {args.out}: use a .csv (or .txt) or .npy file name")
+        check_writable(args.out, "--out")
+    model = load_model(args.model)
+    data = load_features(args.data, model.feature_names, reader=args.reader, log=log)
+    predictions = model.predict(data.X, backend=args.backend)
+    column = f"predicted_{model.target_name}" if model.target_name else "prediction"
+    payload = _predictions_bytes(predictions, args.out, column)
+    if args.out is None:
+        sys.stdout.write(payload.decode())
+    else:
+        write_atomic(args.out, lambda handle: handle.write(payload))
+        log(f"wrote {predictions.shape[0]:,} predictions to {args.out}")
+    return EXIT_OK
+
+
+# ----------------------------------------------------------------- bench --
+
+
+def _median_seconds(function: Callable[[], float], repeats: int) -> tuple[float, float, float]:
+    function()  # one untimed run: wakes the thread pool and warms the caches
+    times = [function() for _ in range(repeats)]
+    return statistics.median(times), min(times), max(times)
+
+
+def _bench_case(
+    rows: int, features: int, dtype: str, args: argparse.Namespace, thread_counts: list[int], log: Callable[[str], None]
+) -> None:
+    """Time one data size on both paths and print its table rows."""
+    from ._config import chunk_rows_for
+    from .kernels import read_once
+    from .training import numba_threads
+
+    X, y, _w, _b = demo.make_data(rows, features, dtype)
+    data_bytes = X.nbytes + y.nbytes
+    chunk_rows = chunk_rows_for(features)
+    log(f"timing {rows:,} x {features} {dtype} ({data_bytes / 1e6:,.0f} MB) ...")
+    train(X[:1000], y[:1000], lr=0.1, iterations=2)  # compile (or load the cache) outside the timings
+    read_once(X[:1000], y[:1000], chunk_rows)
+
+    def epoch_time(backend: str) -> float:
+        result = train(X, y, lr=0.1, iterations=args.iterations, backend=backend)
+        return result.seconds / result.n_iter
+
+    def read_time() -> float:
+        started = time.perf_counter()
+        read_once(X, y, chunk_rows)
+        return time.perf_counter() - started
+
+    # The numpy path first: numba's thread pool may spin after its runs and slow numpy down.
+    timings = [("reference numpy", "-", _median_seconds(lambda: epoch_time("numpy"), args.repeats))]
+    roofline = {}
+    for threads in thread_counts:
+        with numba_threads(threads):
+            roofline[threads] = _median_seconds(read_time, args.repeats)
+            timings.append(("fused numba", str(threads), _median_seconds(lambda: epoch_time("numba"), args.repeats)))
+            timings.append(("read-once (roofline)", str(threads), roofline[threads]))
+    fastest_read = min(value[0] for value in roofline.values())
+    for path, threads, (median, low, high) in timings:
+        floor = roofline[int(threads)][0] if threads != "-" else fastest_read
+        print(
+            f"{rows:>12,}{features:>4}{dtype:>9}  {path:<20}{threads:>8}{median * 1e3:>10.3f}"
+            f"{f'({low * 1e3:.3f}-{high * 1e3:.3f})':>18}{data_bytes / median / 1e9:>8.2f}{floor / median:>10.0%}"
+        )
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    import numba
+
+    log = _stderr_logger(args.quiet)
+    pool = numba.config.NUMBA_NUM_THREADS
+    thread_counts = args.threads or [pool]
+    if any(count > pool for count in thread_counts):
+        raise DataError(f"--threads: at most {pool} (numba's pool size; set NUMBA_NUM_THREADS to change it)")
+    from .kernels import read_once
+
+    read_once(np.zeros(1), np.zeros(1), 64)  # starts numba's thread pool, so its threading layer is known
+    print(
+        f"fastgd bench: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; numba {numba.__version__} "
+        f"({numba.threading_layer()} threading layer); "
+        f"medians of {args.repeats} runs of {args.iterations} epochs, compile excluded"
+    )
+    header = (
+        f"{'rows':>12}{'d':>4}{'dtype':>9}  {'path':<20}{'threads':>8}{'ms/epoch':>10}{'(min-max)':>18}"
+        f"{'GB/s':>8}{'read-once':>11}"
+    )
+    print(header)
+    print("-" * len(header))
+    with warnings.catch_warnings():
+        # A few epochs never converge; that is not what is being measured.
+        warnings.simplefilter("ignore")
+        for rows in args.rows:
+            for features in args.features:
+                for dtype in args.dtype:
+                    _bench_case(rows, features, dtype, args, thread_counts, log)
+    print(
+        "\nread-once: the time a kernel that only reads X and y once takes, as a fraction of the epoch's time "
+        "(100% = at the memory-bandwidth limit; the numpy row is compared with the fastest read-once)"
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser --
+
+
+def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
+    """The argument parser of the ``fastgd`` command."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="fastgd: linear regression by gradient descent, from the command line. "
+        "With no command, runs the demo.",
+        epilog="exit status: 0 ok, 1 training diverged, 2 bad input or usage.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastgd {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo_parser = commands.add_parser(
+        "demo", help="train on synthetic data with both paths and compare (the default)", description=demo.__doc__
+    )
+    demo.add_arguments(demo_parser)
+    demo_parser.set_defaults(handler=demo.run)
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", help="no progress bar or status messages on stderr")
+    reader = argparse.ArgumentParser(add_help=False)
+    reader.add_argument("--reader", choices=CSV_READERS, default="auto", help="CSV parser (default: auto)")
+    backend = argparse.ArgumentParser(add_help=False)
+    backend.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="default: numba")
+
+    fit = commands.add_parser(
+        "fit",
+        parents=[quiet, reader, backend],
+        help="fit a linear model to a data file",
+        description="Fit TARGET ~ FEATURES by gradient descent on a data file and print the coefficients.",
+        epilog=DATA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fit.add_argument("data", metavar="DATA", help="a .csv, .npy, .npz or .parquet file")
+    fit.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    fit.add_argument("--features", metavar="A,B,...", help="feature columns (default: every other column)")
+    fit.add_argument(
+        "--lr",
+        type=_learning_rate,
+        default="auto",
+        metavar="auto|FLOAT",
+        help="learning rate, or 'auto' to let fastgd choose one (default: auto)",
+    )
+    fit.add_argument(
+        "--iterations", type=_positive_int, default=1000, metavar="N", help="at most N iterations (default 1000)"
+    )
+    fit.add_argument("--loss-threshold", type=float, default=None, metavar="X", help="stop once the loss is <= X")
+    fit.add_argument(
+        "--method", choices=_choices("METHODS"), default=None, help="descent method (default: fastgd.train's default)"
+    )
+    fit.add_argument(
+        "--solver",
+        choices=_choices("SOLVERS"),
+        default=None,
+        help="'gram': one pass over the data, then O(d^2) iterations",
+    )
+    fit.add_argument(
+        "--center", action="store_true", help="centre the features on the fly (helps when they have large means)"
+    )
+    fit.add_argument("--threads", type=_positive_int, default=None, help="numba threads (default: all)")
+    fit.add_argument(
+        "--json", metavar="OUT", help="also write the results as JSON to OUT ('-': to stdout, instead of the table)"
+    )
+    fit.add_argument("--plot", metavar="OUT.png", help="write the loss curve (and, for one feature, the fit) to a PNG")
+    fit.add_argument("--save-model", metavar="OUT", help="save the model as JSON for `fastgd predict`")
+    fit.set_defaults(handler=_run_fit)
+
+    predict = commands.add_parser(
+        "predict",
+        parents=[quiet, reader, backend],
+        help="apply a saved model to a data file",
+        description="Predict with a model saved by `fastgd fit --save-model`. The data must have the model's "
+        "feature columns (by name; other columns are ignored). For a plain 2-D .npy array with exactly as many "
+        "columns as the model has features, columns are taken in order.",
+        epilog=DATA_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model JSON file")
+    predict.add_argument("data", metavar="DATA", help="a .csv, .npy, .npz or .parquet file")
+    predict.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write predictions to a .csv/.txt (one column) or .npy file (default: stdout, as CSV)",
+    )
+    predict.set_defaults(handler=_run_predict)
+
+    bench = commands.add_parser(
+        "bench",
+        parents=[quiet],
+        help="time one epoch of both paths against the read-once roofline",
+        description="Time one epoch of both paths on synthetic data (medians, compile excluded) and compare it with "
+        "a kernel that only reads X and y once: the memory-bandwidth limit. Lists take commas: --rows 1e6,1e7 is not "
+        "accepted, --rows 1000000,10000000 is. For bandwidth figures use data far larger than the last-level cache.",
+    )
+    bench.add_argument("--rows", type=_int_list, default=[1_000_000], help="rows (default 1000000)")
+    bench.add_argument("--features", type=_int_list, default=[1], help="features (default 1)")
+    bench.add_argument(
+        "--dtype",
+        type=lambda text: text.split(","),
+        default=["float64"],
+        help="float64 and/or float32 (default float64)",
+    )
+    bench.add_argument("--threads", type=_int_list, default=None, help="numba thread counts (default: all)")
+    bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per figure (default 5)")
+    bench.add_argument("--iterations", type=_positive_int, default=10, help="epochs per timed run (default 10)")
+    bench.set_defaults(handler=_run_bench)
+    return parser
+
+
+def _with_default_command(argv: list[str]) -> list[str]:
+    """``fastgd`` and ``fastgd --rows 1000`` mean ``fastgd demo ...``."""
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        return ["demo", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "fastgd") -> int:
+    """Run the command line; returns the exit status.
+
+    Examples
+    --------
+    >>> main(["--version"])  # doctest: +SKIP
+    fastgd 0.1.0
+    """
+    argv = _with_default_command(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser(prog)
+    args = parser.parse_args(argv)
+    args.prog = prog
+    if args.command == "bench":
+        for dtype in args.dtype:
+            if dtype not in ("float32", "float64"):
+                parser.error(f"--dtype: expected float32 or float64, got {dtype!r}")
+    try:
+        with warnings.catch_warnings():
+            # A warning (e.g. fastgd.ConvergenceWarning) reads as one line, like an error, not as source code.
+            warnings.showwarning = lambda message, *_args, **_kwargs: print(
+                f"{prog}: warning: {message}", file=sys.stderr
+            )
+            return args.handler(args)
+    except DivergenceError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except DataError as error:
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (e.g. `fastgd predict ... | head`): stop quietly, as shell tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except OSError as error:  # e.g. a disk that filled up while writing
+        print(f"{prog}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130

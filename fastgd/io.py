@@ -1,0 +1,732 @@
+"""Reading data files and saving models, for the command line and for scripts.
+
+Data files (:func:`load_training_data`, :func:`load_features`):
+
+* **CSV** (``.csv``, comma-separated, first line a header of column names):
+  read with pyarrow when installed, else pandas, else numpy; only the columns
+  asked for are parsed. Bad cells are reported as ``line L`` (1-based, the
+  header is line 1) and column name.
+* **NumPy** ``.npy``: a 2-D array, whose columns are named by their index
+  (``"0"``, ``"1"``, ...; a target may also be given as ``"-1"``), or a 1-D
+  structured array, whose columns are its fields. A 1-D plain array is one
+  column named ``"0"``. Read memory-mapped; never unpickled.
+* **NumPy** ``.npz``: named arrays of equal length. A 1-D array is one column
+  with the array's name; a 2-D array ``X`` of shape ``(n, k)`` gives columns
+  ``X[0]`` ... ``X[k-1]``, and the name ``X`` alone means all of them.
+* **Parquet** (``.parquet``, ``.pq``; needs pyarrow): numeric columns by name.
+
+Array and Parquet rows are reported 0-based (``row 0`` is the first).
+
+Models (:func:`save_model`, :func:`load_model`) are small JSON documents, never
+pickles::
+
+    {"format": "fastgd-linear-model", "format_version": 1,
+     "feature_names": [...], "target_name": "...", "coef": [...], "intercept": ...,
+     "training": {...}}
+
+Floats are written with ``repr``, so coefficients round-trip exactly.
+Every output is written to a temporary file in the destination's directory
+and renamed over it (:func:`write_atomic`), so an interrupted write never
+leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import json
+import math
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "MODEL_FORMAT",
+    "MODEL_FORMAT_VERSION",
+    "DataError",
+    "Dataset",
+    "LinearModel",
+    "check_writable",
+    "column_names",
+    "load_features",
+    "load_model",
+    "load_training_data",
+    "save_model",
+    "write_atomic",
+]
+
+MODEL_FORMAT = "fastgd-linear-model"
+MODEL_FORMAT_VERSION = 1
+
+CSV_SUFFIXES = (".csv",)
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SUPPORTED_SUFFIXES = (*CSV_SUFFIXES, ".npy", ".npz", *PARQUET_SUFFIXES)
+CSV_READERS = ("auto", "pyarrow", "pandas", "numpy")
+
+Log = Callable[[str], None]
+
+
+class DataError(ValueError):
+    """A data or model file cannot be used; the message says which file, where and why."""
+
+
+def _quiet(message: str) -> None:
+    """The default ``log``: say nothing."""
+
+
+@dataclass
+class Dataset:
+    """Columns read from a file, as float arrays ready for :func:`fastgd.train`.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n, d)
+        The feature columns, C-ordered (float64, or float32 when the file held float32).
+    y : ndarray, shape (n,) or None
+        The target column (``None`` when only features were read).
+    feature_names, target_name :
+        Column names as the file calls them.
+    path : Path
+    reader : str
+        What parsed the file (``"pyarrow"``, ``"pandas"``, ``"numpy"``).
+    seconds : float
+        Time spent reading.
+    """
+
+    X: NDArray[np.floating]
+    y: NDArray[np.floating] | None
+    feature_names: list[str]
+    target_name: str | None
+    path: Path
+    reader: str
+    seconds: float
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.X.shape[0])
+
+
+# ---------------------------------------------------------------- columns --
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; "
+            f"fastgd reads {', '.join(SUPPORTED_SUFFIXES)} (see `fastgd fit --help`)"
+        )
+    return suffix
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a data file")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: the file is empty")
+    return path
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_header(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), None)
+    if not header or all(not name.strip() for name in header):
+        raise DataError(f"{path}: the file is empty (no header line)")
+    header = [name.strip() for name in header]
+    if all(_looks_numeric(name) for name in header):
+        raise DataError(
+            f"{path}: the first line ({', '.join(header[:4])}{', ...' if len(header) > 4 else ''}) "
+            "looks like numbers; a CSV file needs a header line of column names"
+        )
+    return header
+
+
+def _npz_columns(arrays: Any, path: Path) -> dict[str, tuple[str, int | None]]:
+    """Column name -> (array name, column index or None for a 1-D array)."""
+    columns: dict[str, tuple[str, int | None]] = {}
+    for name in arrays.files:
+        shape = arrays[name].shape if hasattr(arrays, "__getitem__") else ()
+        if len(shape) == 1:
+            columns[name] = (name, None)
+        elif len(shape) == 2:
+            for j in range(shape[1]):
+                columns[f"{name}[{j}]"] = (name, j)
+        else:
+            raise DataError(f"{path}: array {name!r} has shape {shape}; .npz arrays must be 1-D or 2-D")
+    return columns
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npy file ({error})") from None
+
+
+def _load_npz(path: Path) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+
+
+def _npy_names(array: np.ndarray, path: Path) -> list[str]:
+    if array.dtype.names:
+        return list(array.dtype.names)
+    if array.ndim == 1:
+        return ["0"]
+    if array.ndim == 2:
+        return [str(j) for j in range(array.shape[1])]
+    raise DataError(f"{path}: a {array.ndim}-D array (shape {array.shape}); fastgd reads 1-D or 2-D .npy arrays")
+
+
+def column_names(path: str | os.PathLike) -> list[str]:
+    """The column names a data file offers, in file order.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> np.savez(os.path.join(folder, "data.npz"), X=np.zeros((3, 2)), y=np.zeros(3))
+    >>> column_names(os.path.join(folder, "data.npz"))
+    ['X[0]', 'X[1]', 'y']
+    """
+    path = _existing(path)
+    suffix = _suffix(path)
+    if suffix in CSV_SUFFIXES:
+        return _csv_header(path)
+    if suffix == ".npy":
+        return _npy_names(_load_npy(path), path)
+    if suffix == ".npz":
+        with _load_npz(path) as arrays:
+            return list(_npz_columns(arrays, path))
+    pq = _pyarrow_parquet(path)
+    try:
+        return list(pq.read_schema(path).names)
+    except Exception as error:  # pyarrow raises its own error types for a bad file
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+
+
+def _resolve(path: Path, wanted: Sequence[str], available: list[str], groups: dict[str, list[str]]) -> list[str]:
+    """Check and expand requested column names (``-1`` style indices and .npz group names)."""
+    resolved: list[str] = []
+    index_names = available == [str(j) for j in range(len(available))]
+    for name in wanted:
+        name = name.strip()
+        if name in available:
+            resolved.append(name)
+        elif name in groups:
+            resolved.extend(groups[name])
+        elif index_names and re.fullmatch(r"-\d+", name) and int(name) >= -len(available):
+            resolved.append(str(len(available) + int(name)))
+        else:
+            shown = ", ".join(available[:30]) + (f", ... ({len(available)} in all)" if len(available) > 30 else "")
+            extra = f"; or a whole array: {', '.join(groups)}" if groups else ""
+            raise DataError(f"{path}: no column {name!r}; available columns: {shown}{extra}")
+    duplicates = sorted({name for name in resolved if resolved.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}: column(s) {', '.join(map(repr, duplicates))} requested more than once")
+    return resolved
+
+
+# ------------------------------------------------------------ CSV reading --
+
+
+def _pyarrow_parquet(path: Path) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs pyarrow: pip install fastgd[parquet]") from None
+    return pq
+
+
+def _choose_csv_reader(reader: str) -> str:
+    if reader not in CSV_READERS:
+        raise ValueError(f"reader must be one of {CSV_READERS}, got {reader!r}")
+    if reader != "auto":
+        return reader
+    import importlib.util
+
+    for candidate in ("pyarrow", "pandas"):
+        if importlib.util.find_spec(candidate) is not None:
+            return candidate
+    return "numpy"
+
+
+def _read_csv_pyarrow(path: Path, names: list[str]) -> NDArray[np.float64]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            include_columns=names, column_types={name: pa.float64() for name in names}, strings_can_be_null=True
+        ),
+    )
+    out = np.empty((table.num_rows, len(names)))
+    for j, name in enumerate(names):
+        out[:, j] = table.column(name).to_numpy()  # nulls (empty cells) become NaN
+    return out
+
+
+def _read_csv_pandas(path: Path, names: list[str]) -> NDArray[np.float64]:
+    import pandas as pd
+
+    # Correctly rounded parsing (the same doubles as Python's float()) is the
+    # default from pandas 3 on, and an option, "round_trip", before it.
+    precision = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+    frame = pd.read_csv(path, usecols=names, dtype=dict.fromkeys(names, np.float64), **precision)
+    return np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
+
+
+def _read_csv_numpy(path: Path, names: list[str], header: list[str]) -> NDArray[np.float64]:
+    columns = [header.index(name) for name in names]
+    return np.loadtxt(
+        path, delimiter=",", skiprows=1, usecols=columns, ndmin=2, dtype=np.float64, quotechar='"', encoding="utf-8-sig"
+    )
+
+
+def _find_bad_csv_cell(path: Path, header: list[str], names: list[str]) -> str | None:
+    """Scan the file with the csv module for the first unusable cell of ``names``: only on the error path."""
+    positions = [(header.index(name), name) for name in names]
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        records = csv.reader(handle)
+        next(records, None)
+        for record in records:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue  # every reader skips blank lines
+            line = records.line_num
+            for index, name in positions:
+                if index >= len(record):
+                    return f"line {line} has {len(record)} field(s) but the header has {len(header)}"
+                text = record[index].strip()
+                if not text:
+                    return f"line {line}, column {name!r}: empty cell (missing value)"
+                try:
+                    value = float(text)
+                except ValueError:
+                    return f"line {line}, column {name!r}: {text!r} is not a number"
+                if not math.isfinite(value):
+                    return f"line {line}, column {name!r}: {text!r} is not a finite number"
+    return None
+
+
+def _read_csv(path: Path, names: list[str], reader: str) -> tuple[NDArray[np.float64], str]:
+    header = _csv_header(path)
+    reader = _choose_csv_reader(reader)
+    try:
+        if reader == "pyarrow":
+            values = _read_csv_pyarrow(path, names)
+        elif reader == "pandas":
+            values = _read_csv_pandas(path, names)
+        else:
+            values = _read_csv_numpy(path, names, header)
+    except Exception as error:  # each reader has its own parse-error types; all are reported the same way
+        where = _find_bad_csv_cell(path, header, names)
+        raise DataError(f"{path}: {where or f'could not be parsed ({type(error).__name__}: {error})'}") from None
+    if not np.isfinite(values).all():
+        where = _find_bad_csv_cell(path, header, names)
+        raise DataError(f"{path}: {where or 'contains NaN or infinity'}; fastgd needs a finite number in every cell")
+    return values, reader
+
+
+# ---------------------------------------------------------- array reading --
+
+
+def _check_finite_columns(path: Path, columns: list[NDArray], names: list[str]) -> None:
+    for column, name in zip(columns, names, strict=True):
+        finite = np.isfinite(column)
+        if not finite.all():
+            row = int(np.argmin(finite))
+            what = "NaN" if np.isnan(column[row]) else "infinity"
+            raise DataError(f"{path}: row {row}, column {name!r} is {what}; fastgd needs finite numbers")
+
+
+def _as_numeric_column(values: Any, path: Path, name: str) -> NDArray:
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{path}: column {name!r} has non-numeric dtype {array.dtype}")
+    return array
+
+
+def _stack(columns: list[NDArray]) -> NDArray[np.floating]:
+    # float32 stays float32 (fastgd computes in float64 either way); anything else becomes float64.
+    dtype = np.float32 if all(column.dtype == np.float32 for column in columns) else np.float64
+    out = np.empty((columns[0].shape[0], len(columns)), dtype=dtype)
+    for j, column in enumerate(columns):
+        out[:, j] = column
+    return out
+
+
+def _read_arrays(path: Path, suffix: str, names: list[str]) -> tuple[list[NDArray], str]:
+    if suffix == ".npy":
+        array = _load_npy(path)
+        if array.dtype.names:
+            columns = [array[name] for name in names]
+        elif array.ndim == 1:
+            columns = [array]
+        else:
+            columns = [array[:, int(name)] for name in names]
+        return [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)], "numpy"
+    if suffix == ".npz":
+        with _load_npz(path) as arrays:
+            where = _npz_columns(arrays, path)
+            loaded = {array_name: arrays[array_name] for array_name in {where[name][0] for name in names}}
+        lengths = {array_name: array.shape[0] for array_name, array in loaded.items()}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"{path}: arrays have different lengths: {lengths}")
+        columns = []
+        for name in names:
+            array_name, index = where[name]
+            columns.append(
+                _as_numeric_column(loaded[array_name] if index is None else loaded[array_name][:, index], path, name)
+            )
+        return columns, "numpy"
+    pq = _pyarrow_parquet(path)
+    import pyarrow as pa
+
+    try:
+        table = pq.read_table(path, columns=names)
+    except Exception as error:  # pyarrow's own error types
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+    columns = []
+    for name in names:
+        column = table.column(name)
+        if not (
+            pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)
+        ):
+            raise DataError(f"{path}: column {name!r} has type {column.type}; fastgd needs numeric columns")
+        if column.null_count:
+            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+            raise DataError(
+                f"{path}: row {row}, column {name!r} is missing (null); fastgd needs a number in every cell"
+            )
+        columns.append(column.to_numpy())
+    return columns, "pyarrow"
+
+
+def _read_columns(path: Path, names: list[str], reader: str) -> tuple[NDArray[np.floating], str]:
+    suffix = _suffix(path)
+    if suffix in CSV_SUFFIXES:
+        return _read_csv(path, names, reader)
+    columns, used = _read_arrays(path, suffix, names)
+    if not columns[0].shape[0]:
+        return np.empty((0, len(names))), used
+    _check_finite_columns(path, columns, names)
+    return _stack(columns), used
+
+
+def _describe_size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{size:,} bytes"
+
+
+def _load(
+    path: str | os.PathLike, wanted: list[str], *, reader: str, log: Log, verb: str
+) -> tuple[NDArray[np.floating], list[str], Path, str, float]:
+    path = _existing(path)
+    available = column_names(path)
+    groups: dict[str, list[str]] = {}
+    if _suffix(path) == ".npz":
+        for name in available:
+            base = re.fullmatch(r"(.*)\[\d+\]", name)
+            if base:
+                groups.setdefault(base.group(1), []).append(name)
+    names = _resolve(path, wanted, available, groups)
+    log(f"reading {path} ({_describe_size(path)}) ...")
+    started = time.perf_counter()
+    values, used = _read_columns(path, names, reader)
+    seconds = time.perf_counter() - started
+    if values.shape[0] == 0:
+        raise DataError(f"{path}: no data rows (the file has only a header or empty arrays)")
+    log(f"read {values.shape[0]:,} rows x {len(names)} columns from {path.name} in {seconds:.2f} s ({used}){verb}")
+    return values, names, path, used, seconds
+
+
+def load_training_data(
+    path: str | os.PathLike,
+    target: str,
+    features: Sequence[str] | None = None,
+    *,
+    reader: str = "auto",
+    log: Log = _quiet,
+) -> Dataset:
+    """Read a target column and feature columns from a data file.
+
+    Parameters
+    ----------
+    path : str or path
+        A ``.csv``, ``.npy``, ``.npz`` or ``.parquet`` file (see the module docs).
+    target : str
+        The target column's name (for a 2-D ``.npy``, its index, e.g. ``"3"`` or ``"-1"``).
+    features : list of str, optional
+        Feature columns (an ``.npz`` array name means all its columns).
+        Default: every column except the target.
+    reader : {"auto", "pyarrow", "pandas", "numpy"}
+        CSV parser; ``"auto"`` takes the first one installed, in that order.
+    log : callable, optional
+        Called with progress messages (e.g. ``print``).
+
+    Raises
+    ------
+    DataError
+        Missing file, unknown column (the message lists the available ones),
+        a non-numeric, empty or non-finite cell (with its line or row and
+        column), no data rows or a single row.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "data.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("a,b,price\\n1,2,3\\n4,5,6\\n")
+    >>> data = load_training_data(path, target="price")
+    >>> data.feature_names, data.X.shape, data.y.tolist()
+    (['a', 'b'], (2, 2), [3.0, 6.0])
+    """
+    target = str(target).strip()
+    if features is None:
+        available = column_names(path)
+        target_names = _resolve(Path(path), [target], available, {})
+        features = [name for name in available if name not in target_names]
+        if not features:
+            raise DataError(f"{path}: no feature columns besides the target {target!r}")
+    values, names, path, used, seconds = _load(path, [*features, target], reader=reader, log=log, verb="")
+    if values.shape[0] < 2:
+        raise DataError(f"{path}: only {values.shape[0]} data row; fitting needs at least 2")
+    X = np.ascontiguousarray(values[:, :-1])
+    return Dataset(X, values[:, -1].copy(), names[:-1], names[-1], path, used, seconds)
+
+
+def load_features(
+    path: str | os.PathLike, feature_names: Sequence[str], *, reader: str = "auto", log: Log = _quiet
+) -> Dataset:
+    """Read the named feature columns (e.g. a model's) from a data file.
+
+    For a 2-D ``.npy`` array with exactly ``len(feature_names)`` columns, the
+    columns are taken in order whatever the names; otherwise columns are
+    found by name (other columns, such as the target, are ignored).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "new.npy")
+    >>> np.save(path, np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> load_features(path, ["height", "width"]).X.tolist()
+    [[1.0, 2.0], [3.0, 4.0]]
+    """
+    wanted = [str(name) for name in feature_names]
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        available = column_names(path)
+        by_position = available == [str(j) for j in range(len(available))]
+        if by_position and len(available) == len(wanted):
+            wanted = available
+        elif by_position and not set(wanted) <= set(available):
+            raise DataError(
+                f"{path}: the model has {len(wanted)} feature(s) ({', '.join(wanted)}); a plain .npy array is "
+                f"matched by position and needs exactly {len(wanted)} column(s), but this one has {len(available)}"
+            )
+    values, _names, path, used, seconds = _load(path, wanted, reader=reader, log=log, verb="")
+    return Dataset(values, None, list(feature_names), None, path, used, seconds)
+
+
+# ----------------------------------------------------------------- output --
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
+    """Fail early, before any training, if ``path`` cannot be written.
+
+    Raises
+    ------
+    DataError
+        The directory does not exist or is not writable, or ``path`` is a directory.
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise DataError(f"cannot write {what} {path}: it is a directory")
+    if not parent.is_dir():
+        raise DataError(f"cannot write {what} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write {what} {path}: directory {parent} is not writable")
+    return path
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write a file through ``write(binary_file)`` into a temporary file, then rename it over ``path``.
+
+    Readers see either the old file or the complete new one, never a partial
+    write; on any error the old file is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> target = Path(tempfile.mkdtemp()) / "out.txt"
+    >>> _ = write_atomic(target, lambda f: f.write(b"hello"))
+    >>> target.read_text()
+    'hello'
+    """
+    path = check_writable(path)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            write(handle)
+        # NamedTemporaryFile makes 0600 files; give the result the usual permissions.
+        os.chmod(handle.name, 0o666 & ~_umask())
+        os.replace(handle.name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+    return path
+
+
+# ----------------------------------------------------------------- models --
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted linear model with named features: ``prediction = X @ coef + intercept``.
+
+    Examples
+    --------
+    >>> model = LinearModel(["a", "b"], [2.0, -1.0], 0.5)
+    >>> model.predict([[1.0, 1.0]]).tolist()
+    [1.5]
+    """
+
+    feature_names: list[str]
+    coef: NDArray[np.float64]
+    intercept: float
+    target_name: str | None = None
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "feature_names", [str(name) for name in self.feature_names])
+        object.__setattr__(self, "coef", np.array(self.coef, dtype=np.float64).reshape(-1))
+        object.__setattr__(self, "intercept", float(self.intercept))
+        if self.coef.shape[0] != len(self.feature_names):
+            raise ValueError(
+                f"{len(self.feature_names)} feature names but {self.coef.shape[0]} coefficients; they must match"
+            )
+
+    @classmethod
+    def from_result(
+        cls, result: Any, feature_names: Sequence[str], target_name: str | None = None, **training: Any
+    ) -> LinearModel:
+        """The model a :class:`fastgd.TrainResult` learned, with its training metadata."""
+        from . import __version__
+
+        metadata = {
+            "fastgd_version": __version__,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "lr": float(result.lr),
+            "iterations": int(result.n_iter),
+            "stop_reason": result.stop_reason,
+            "final_loss": float(result.final_loss),
+            "backend": result.backend,
+            "seconds": round(float(result.seconds), 6),
+            **training,
+        }
+        return cls(list(feature_names), np.atleast_1d(result.w), result.b, target_name, metadata)
+
+    def predict(self, X: ArrayLike, *, backend: str = "numba") -> NDArray[np.float64]:
+        """``X @ coef + intercept`` for ``X`` of shape ``(n, n_features)``."""
+        from .ops import predict
+
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.coef.shape[0]:
+            raise ValueError(f"X must have shape (n, {self.coef.shape[0]}) for this model; got {X.shape}")
+        return predict(X, self.coef, self.intercept, backend=backend)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "format_version": MODEL_FORMAT_VERSION,
+            "feature_names": list(self.feature_names),
+            "target_name": self.target_name,
+            "coef": [float(value) for value in self.coef],
+            "intercept": self.intercept,
+            "training": self.training,
+        }
+
+
+def save_model(path: str | os.PathLike, model: LinearModel) -> Path:
+    """Write ``model`` as JSON (atomically). See the module docs for the format.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+    >>> _ = save_model(path, LinearModel(["x"], [0.1], 0.2))
+    >>> load_model(path).coef.tolist()
+    [0.1]
+    """
+    text = json.dumps(model.to_dict(), indent=2, allow_nan=False) + "\n"
+    return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def load_model(path: str | os.PathLike) -> LinearModel:
+    """Read a model written by :func:`save_model`, checking its format and version.
+
+    Raises
+    ------
+    DataError
+        Not a fastgd model, a format version this fastgd does not know, or
+        inconsistent contents.
+    """
+    path = _existing(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{path}: not a fastgd model file (invalid JSON: {error})") from None
+    if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
+        raise DataError(f'{path}: not a fastgd model file (expected "format": "{MODEL_FORMAT}")')
+    version = document.get("format_version")
+    if version != MODEL_FORMAT_VERSION:
+        raise DataError(
+            f"{path}: model format version {version!r}, but this fastgd reads version {MODEL_FORMAT_VERSION}; "
+            "use the fastgd version that wrote it, or refit"
+        )
+    names, coef, intercept = document.get("feature_names"), document.get("coef"), document.get("intercept")
+    if not (isinstance(names, list) and names and all(isinstance(name, str) for name in names)):
+        raise DataError(f'{path}: "feature_names" must be a non-empty list of strings')
+    if not (isinstance(coef, list) and all(_finite_number(value) for value in coef)):
+        raise DataError(f'{path}: "coef" must be a list of finite numbers')
+    if len(coef) != len(names):
+        raise DataError(f"{path}: {len(names)} feature names but {len(coef)} coefficients; the file is inconsistent")
+    if not _finite_number(intercept):
+        raise DataError(f'{path}: "intercept" must be a finite number')
+    training = document.get("training") or {}
+    return LinearModel(names, coef, intercept, document.get("target_name"), dict(training))

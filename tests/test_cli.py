@@ -1,0 +1,301 @@
+"""The ``fastgd`` command line, end to end: real files in, a real subprocess, real outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd.io import DataError, LinearModel, load_model, load_training_data, save_model
+
+TRUE_W = np.array([2.0, -1.0])
+TRUE_B = 0.5
+FEATURES = ["height", "width"]
+
+
+def run_cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "fastgd", *map(str, args)], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
+
+
+def assert_bad_input(completed: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> None:
+    assert completed.returncode == code, completed.stderr
+    assert "Traceback" not in completed.stderr
+    for fragment in fragments:
+        assert fragment in completed.stderr, completed.stderr
+
+
+def write_csv(path, header, rows) -> None:
+    lines = [",".join(header)] + [
+        ",".join(repr(value) if isinstance(value, float) else str(value) for value in row) for row in rows
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 2))
+    y = X @ TRUE_W + TRUE_B + 0.05 * rng.standard_normal(300)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, problem):
+    """The same data as CSV, 2-D .npy, structured .npy, .npz and Parquet."""
+    X, y = problem
+    folder = tmp_path_factory.mktemp("data")
+    write_csv(folder / "data.csv", [*FEATURES, "price"], np.column_stack([X, y]).tolist())
+    np.save(folder / "data.npy", np.column_stack([X, y]))
+    structured = np.empty(len(y), dtype=[("height", "f8"), ("width", "f8"), ("price", "f8")])
+    structured["height"], structured["width"], structured["price"] = X[:, 0], X[:, 1], y
+    np.save(folder / "structured.npy", structured)
+    np.savez(folder / "data.npz", X=X, y=y)
+    pa = pytest.importorskip("pyarrow", reason="Parquet support is optional (fastgd[parquet])")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"height": X[:, 0], "width": X[:, 1], "price": y}), folder / "data.parquet")
+    return folder
+
+
+def fit_json(*args: str) -> dict:
+    completed = run_cli("fit", *args, "--json", "-", "-q")
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout)
+
+
+# ------------------------------------------------------------------- fit --
+
+
+def test_fit_csv_prints_a_table_and_matches_the_library_exactly(files, problem, tmp_path):
+    out = tmp_path / "fit.json"
+    completed = run_cli(
+        "fit", files / "data.csv", "--target", "price", "--lr", "0.3", "--iterations", "300", "--json", out
+    )
+    assert completed.returncode == 0, completed.stderr
+    X, y = problem
+    expected = fastgd.train(X, y, lr=0.3, iterations=300)
+    lines = completed.stdout.splitlines()
+    table = {line.split()[0]: line.split()[1] for line in lines if line.startswith(("height", "width", "(intercept)"))}
+    assert float(table["height"]) == pytest.approx(expected.w[0], rel=1e-9)
+    assert float(table["(intercept)"]) == pytest.approx(expected.b, rel=1e-9)
+    assert any(line.startswith("stop reason") and "iterations" in line for line in lines)
+    assert "read 300 rows x 3 columns" in completed.stderr  # the loading message
+    summary = json.loads(out.read_text())
+    assert summary["coef"] == expected.w.tolist() and summary["intercept"] == expected.b
+    assert summary["final_loss"] == expected.final_loss and summary["n_iter"] == 300
+    assert summary["feature_names"] == FEATURES and summary["target"] == "price"
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "features", "names"),
+    [
+        ("data.csv", "price", None, FEATURES),
+        ("data.npy", "-1", None, ["0", "1"]),
+        ("data.npy", "2", ["0", "1"], ["0", "1"]),
+        ("structured.npy", "price", None, FEATURES),
+        ("data.npz", "y", ["X"], ["X[0]", "X[1]"]),
+        ("data.npz", "y", ["X[1]"], ["X[1]"]),
+        ("data.parquet", "price", ["height", "width"], FEATURES),
+    ],
+)
+def test_every_file_format_reads_the_same_numbers(files, problem, name, target, features, names):
+    data = load_training_data(files / name, target, features)
+    X, y = problem
+    assert data.feature_names == names
+    assert np.array_equal(data.X, X[:, [1]] if names == ["X[1]"] else X) and np.array_equal(data.y, y)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"), [("data.npy", ["--target", "-1"]), ("data.npz", ["--target", "y", "--features", "X"])]
+)
+def test_fit_on_arrays_matches_the_library_exactly(files, problem, name, options):
+    summary = fit_json(files / name, *options, "--lr", "0.3", "--iterations", "50")
+    expected = fastgd.train(*problem, lr=0.3, iterations=50)
+    assert summary["coef"] == expected.w.tolist() and summary["intercept"] == expected.b
+
+
+def test_fit_passes_lr_auto_and_method_through_to_train(files):
+    summary = fit_json(
+        files / "data.csv", "--target", "price", "--lr", "auto", "--method", "nesterov", "--iterations", "400"
+    )
+    assert summary["lr_requested"] == "auto" and summary["lr"] > 0 and summary["method"] == "nesterov"
+    np.testing.assert_allclose(summary["coef"], TRUE_W, atol=0.02)
+
+
+def test_fit_stops_at_the_loss_threshold(files):
+    summary = fit_json(
+        files / "data.csv", "--target", "price", "--lr", "0.3", "--loss-threshold", "0.01", "--iterations", "5000"
+    )
+    assert summary["stop_reason"] == "loss_threshold" and summary["final_loss"] <= 0.01 and summary["n_iter"] < 5000
+
+
+def test_csv_readers_agree_bit_for_bit(files):
+    loaded = [
+        load_training_data(files / "data.csv", "price", reader=reader) for reader in ("pyarrow", "pandas", "numpy")
+    ]
+    for data in loaded[1:]:
+        assert np.array_equal(data.X, loaded[0].X) and np.array_equal(data.y, loaded[0].y)
+    assert loaded[0].feature_names == FEATURES and loaded[0].X.flags.c_contiguous
+
+
+# ------------------------------------------------------ models and predict --
+
+
+def test_model_file_round_trips_exactly(tmp_path):
+    model = LinearModel(["a", "b"], [0.1, 1 / 3], -2.5e-17, "y", {"lr": 0.2})
+    save_model(tmp_path / "model.json", model)
+    loaded = load_model(tmp_path / "model.json")
+    assert loaded.feature_names == ["a", "b"] and loaded.coef.tolist() == [0.1, 1 / 3]
+    assert loaded.intercept == -2.5e-17 and loaded.target_name == "y" and loaded.training == {"lr": 0.2}
+    document = json.loads((tmp_path / "model.json").read_text())
+    assert document["format"] == "fastgd-linear-model" and document["format_version"] == 1
+
+
+def test_saved_model_predicts_like_fastgd_predict(files, problem, tmp_path):
+    model_path = tmp_path / "model.json"
+    completed = run_cli(
+        "fit", files / "data.csv", "--target", "price", "--lr", "0.3", "--iterations", "200", "--save-model", model_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    model = load_model(model_path)
+    assert model.feature_names == FEATURES and model.target_name == "price" and model.training["rows"] == 300
+    X, _y = problem
+    expected = fastgd.predict(X, model.coef, model.intercept)
+
+    to_stdout = run_cli("predict", model_path, files / "data.csv")
+    assert to_stdout.returncode == 0, to_stdout.stderr
+    lines = to_stdout.stdout.splitlines()
+    assert lines[0] == "predicted_price"
+    assert np.array_equal(np.array(lines[1:], dtype=np.float64), expected)
+
+    # A plain .npy with the target column too: the model's columns are picked by name.
+    to_npy = run_cli("predict", model_path, files / "structured.npy", "--out", tmp_path / "p.npy", "-q")
+    assert to_npy.returncode == 0 and to_npy.stderr == ""
+    assert np.array_equal(np.load(tmp_path / "p.npy"), expected)
+    # A plain 2-D .npy with exactly the model's feature count: columns by position.
+    np.save(tmp_path / "features.npy", X)
+    to_csv = run_cli("predict", model_path, tmp_path / "features.npy", "--out", tmp_path / "p.csv")
+    assert to_csv.returncode == 0, to_csv.stderr
+    assert np.array_equal(np.loadtxt(tmp_path / "p.csv", skiprows=1), expected)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["features.npy", "model.json", "p.csv", "p.npy"]
+
+
+# ----------------------------------------------------------- bad input --
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    write_csv(tmp_path / "text.csv", ["a", "b", "y"], [[1, 2, 3], [4, "oops", 6], [7, 8, 9]])
+    write_csv(tmp_path / "hole.csv", ["a", "b", "y"], [[1, 2, 3], [4, 5, 6], [7, "", 9]])
+    write_csv(tmp_path / "nan.csv", ["a", "b", "y"], [[1, 2, 3], [4, "nan", 6]])
+    write_csv(tmp_path / "inf.csv", ["a", "b", "y"], [[1, 2, 3], [4, 5, "inf"]])
+    write_csv(tmp_path / "one.csv", ["a", "b", "y"], [[1, 2, 3]])
+    write_csv(tmp_path / "header.csv", ["a", "b", "y"], [])
+    write_csv(tmp_path / "noheader.csv", ["1", "2", "3"], [[4, 5, 6]])
+    (tmp_path / "empty.csv").write_text("")
+    np.savez(tmp_path / "nan.npz", X=np.array([[1.0, 2.0], [3.0, np.inf]]), y=np.array([1.0, 2.0]))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("file", "target", "fragments"),
+    [
+        ("missing.csv", "y", ["missing.csv: no such file"]),
+        ("text.csv", "price", ["no column 'price'", "available columns: a, b, y"]),
+        ("text.csv", "y", ["line 3, column 'b'", "'oops' is not a number"]),
+        ("hole.csv", "y", ["line 4, column 'b'", "empty cell"]),
+        ("nan.csv", "y", ["line 3, column 'b'", "'nan' is not a finite number"]),
+        ("inf.csv", "y", ["line 3, column 'y'", "'inf' is not a finite number"]),
+        ("nan.npz", "y", ["row 1, column 'X[1]' is infinity"]),
+        ("one.csv", "y", ["only 1 data row"]),
+        ("header.csv", "y", ["no data rows"]),
+        ("empty.csv", "y", ["the file is empty"]),
+        ("noheader.csv", "3", ["needs a header line"]),
+    ],
+)
+def test_bad_data_exits_2_with_a_located_message(bad_files, file, target, fragments):
+    assert_bad_input(run_cli("fit", bad_files / file, "--target", target, "--lr", "0.1"), *fragments)
+
+
+def test_unsupported_suffix_and_bad_options_exit_2(bad_files):
+    (bad_files / "data.xlsx").write_text("a,b\n1,2\n")
+    assert_bad_input(run_cli("fit", bad_files / "data.xlsx", "--target", "b"), "unsupported file type '.xlsx'")
+    assert_bad_input(run_cli("fit", bad_files / "text.csv", "--target", "y", "--lr", "-1"), "--lr")
+    assert_bad_input(run_cli("fit", bad_files / "text.csv"), "--target")
+
+
+def test_unwritable_outputs_fail_before_training(files, tmp_path):
+    for option in ("--json", "--save-model", "--plot"):
+        completed = run_cli("fit", files / "data.csv", "--target", "price", option, tmp_path / "no" / "such" / "out")
+        assert_bad_input(completed, "does not exist")
+        assert "read " not in completed.stderr  # failed before reading the data
+    assert_bad_input(run_cli("fit", files / "data.csv", "--target", "price", "--json", tmp_path), "is a directory")
+
+
+def test_divergence_exits_1_and_leaves_existing_outputs_alone(files, tmp_path):
+    previous = tmp_path / "result.json"
+    previous.write_text('{"old": true}\n')
+    completed = run_cli("fit", files / "data.csv", "--target", "price", "--lr", "50", "--json", previous)
+    assert_bad_input(completed, "training diverged", "smaller learning rate", code=1)
+    assert previous.read_text() == '{"old": true}\n'
+    assert [path.name for path in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
+
+
+def test_bad_models_exit_2(files, tmp_path):
+    model = LinearModel(["height", "depth"], [1.0, 2.0], 0.0).to_dict()
+    (tmp_path / "other.json").write_text(json.dumps(model))
+    assert_bad_input(
+        run_cli("predict", tmp_path / "other.json", files / "data.csv"), "no column 'depth'", "height, width, price"
+    )
+    assert_bad_input(
+        run_cli("predict", tmp_path / "other.json", files / "data.npy"), "2 feature(s)", "needs exactly 2", "has 3"
+    )
+    (tmp_path / "future.json").write_text(json.dumps({**model, "format_version": 2}))
+    assert_bad_input(
+        run_cli("predict", tmp_path / "future.json", files / "data.csv"), "format version 2", "reads version 1"
+    )
+    (tmp_path / "short.json").write_text(json.dumps({**model, "coef": [1.0]}))
+    assert_bad_input(
+        run_cli("predict", tmp_path / "short.json", files / "data.csv"), "2 feature names but 1 coefficients"
+    )
+    (tmp_path / "junk.json").write_text("{not json")
+    assert_bad_input(run_cli("predict", tmp_path / "junk.json", files / "data.csv"), "not a fastgd model file")
+    with pytest.raises(DataError, match="format version"):
+        load_model(tmp_path / "future.json")
+
+
+# ------------------------------------------------------- demo and bench --
+
+
+def test_demo_writes_a_loss_curve_png(tmp_path):
+    png = tmp_path / "loss.png"
+    completed = run_cli("demo", "--rows", "5000", "--iterations", "20", "--plot", png)
+    assert completed.returncode == 0, completed.stderr
+    assert "fused numba" in completed.stdout and f"loss curves written to {png}" in completed.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = pytest.importorskip("matplotlib.image", reason="plots are optional (fastgd[plot])").imread(png)
+    assert image.shape[0] >= 200 and image.shape[1] >= 400 and png.stat().st_size < 150_000
+
+
+def test_bench_prints_both_paths_and_the_roofline():
+    completed = run_cli("bench", "--rows", "20000", "--repeats", "2", "--iterations", "3", "--threads", "1", "-q")
+    assert completed.returncode == 0, completed.stderr
+    rows = [line.split() for line in completed.stdout.splitlines() if line.lstrip().startswith("20,000")]
+    paths = [" ".join(row[3:5]) for row in rows]
+    assert paths == ["reference numpy", "fused numba", "read-once (roofline)"]
+    for row in rows:
+        assert float(row[6]) > 0 and float(row[-2]) > 0 and row[-1].endswith("%")  # ms/epoch, GB/s, roofline
+    assert rows[-1][-1] == "100%"
+
+
+def test_help_lists_the_commands():
+    completed = run_cli("--help")
+    assert completed.returncode == 0
+    for command in ("demo", "fit", "predict", "bench"):
+        assert command in completed.stdout

@@ -1,0 +1,109 @@
+"""Plots: the loss curve and the fitted line, on real matplotlib axes; a clear error without matplotlib."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgd
+from fastgd.plotting import plot_fit, plot_loss, save_plots
+
+matplotlib = pytest.importorskip("matplotlib", reason="plots are optional (fastgd[plot])")
+from matplotlib.figure import Figure  # noqa: E402
+
+X = np.linspace(-1.0, 1.0, 50)
+Y = 3.0 * X + 2.0
+
+
+def short_run(X, y, **options):
+    """A few iterations of fastgd.train, which may well stop before converging: not what these tests are about."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return fastgd.train(X, y, lr=0.5, **options)
+
+
+@pytest.fixture(scope="module")
+def result():
+    return short_run(X, Y, iterations=40)
+
+
+def new_axes():
+    return Figure().subplots()
+
+
+def test_plot_loss_draws_the_loss_history_on_a_log_scale(result):
+    ax = plot_loss(result, ax=new_axes())
+    (line,) = ax.lines
+    assert np.array_equal(line.get_ydata(), result.loss_history)
+    assert np.array_equal(line.get_xdata(), np.arange(result.n_iter))
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "iteration"
+    assert plot_loss(result, ax=new_axes(), log=False).get_yscale() == "linear"
+
+
+def test_plot_loss_makes_its_own_axes(result):
+    import matplotlib.pyplot as plt
+
+    ax = plot_loss(result)
+    try:
+        assert ax.figure is not None and len(ax.lines) == 1
+    finally:
+        plt.close(ax.figure)
+
+
+def test_plot_fit_draws_the_data_and_the_line(result):
+    ax = plot_fit(X, Y, result, ax=new_axes())
+    (line,) = ax.lines
+    ends = line.get_xdata()
+    assert ends.tolist() == [-1.0, 1.0]
+    np.testing.assert_allclose(line.get_ydata(), result.w * ends + result.b)
+    assert ax.collections[0].get_offsets().shape == (50, 2)
+
+
+def test_plot_fit_subsamples_large_data():
+    x = np.random.default_rng(0).standard_normal(100_000)
+    fitted = short_run(x, 2 * x, iterations=30)
+    ax = plot_fit(x[:, None], 2 * x, fitted, ax=new_axes(), max_points=1000)
+    assert ax.collections[0].get_offsets().shape[0] <= 1000
+
+
+def test_plot_fit_refuses_several_features():
+    X2 = np.column_stack([X, X**2])
+    fitted = short_run(X2, Y, iterations=5)
+    with pytest.raises(ValueError, match="one feature"):
+        plot_fit(X2, Y, fitted, ax=new_axes())
+
+
+def test_save_plots_writes_a_small_valid_png(result, tmp_path):
+    png = tmp_path / "curves.png"
+    save_plots(png, {"first": result, "second": result}, (X, Y))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from matplotlib.image import imread
+
+    height, width = imread(png).shape[:2]
+    assert 300 <= height <= 1000 and 800 <= width <= 2000  # two panels side by side
+    assert png.stat().st_size < 150_000
+    assert [path.name for path in tmp_path.iterdir()] == ["curves.png"]
+
+
+def test_without_matplotlib_the_error_says_what_to_install():
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"  # makes `import matplotlib` raise ImportError
+        "import fastgd, fastgd.plotting as p\n"
+        "r = fastgd.train([0.0, 1.0], [1.0, 3.0], lr=0.1, iterations=3)\n"
+        "try:\n    p.plot_loss(r)\nexcept ImportError as e:\n    print(e)\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert "pip install fastgd[plot]" in completed.stdout
+
+
+def test_importing_fastgd_and_its_front_ends_imports_no_optional_package():
+    code = (
+        "import sys, fastgd, fastgd.cli, fastgd.io, fastgd.plotting, fastgd.progress\n"
+        "print(sorted(name for name in ('matplotlib', 'tqdm', 'pyarrow', 'pandas') if name in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert completed.stdout.strip() == "[]"
