@@ -10,6 +10,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -23,7 +24,9 @@ def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 15
     x = np.linspace(0.0, 1.0, 30)
     y = 3.0 * x + 2.0
-    fastgd.train(x, y, lr=0.5, iterations=2)  # compile or load from the cache
+    with warnings.catch_warnings():  # a 2-iteration warm-up is far from converged, on purpose
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        fastgd.train(x, y, lr=0.5, iterations=2)  # compile or load from the cache
     sink = open(os.devnull, "w")
 
     def with_bar(every: int):

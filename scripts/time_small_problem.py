@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+import warnings
 
 import numba
 import numpy as np
@@ -24,7 +25,9 @@ def main() -> None:
     args = parser.parse_args()
     x = np.linspace(0.0, 1.0, args.rows)
     y = 3.0 * x + 2.0
-    fastgd.train(x, y, lr=0.5, iterations=2)  # compile (or load from the on-disk cache)
+    with warnings.catch_warnings():  # a 2-iteration warm-up is far from converged, on purpose
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        fastgd.train(x, y, lr=0.5, iterations=2)  # compile (or load from the on-disk cache)
     print(
         f"{args.rows} rows, {args.iterations:,} iterations; numba {numba.__version__}, {numba.get_num_threads()} threads"
     )
