@@ -137,6 +137,39 @@ def _epoch_compiled(data, params, grad):
     return None
 
 
+def look_ahead(point, params, previous, beta):
+    """``point = params + beta * (params - previous)``, in place."""
+    point[:] = params + beta * (params - previous)
+
+
+def take_step(params, previous, point, grad, lr):
+    """``previous = params; params = point - lr * grad``, in place."""
+    previous[:] = params
+    params[:] = point - lr * grad
+
+
+# Compiled, the two updates above are explicit loops: the array expressions
+# would allocate a temporary per iteration, which on a 30-row problem costs
+# as much as the epoch itself.
+@overload(look_ahead, jit_options=OVERLOAD_OPTIONS)
+def _look_ahead_compiled(point, params, previous, beta):
+    def loop(point, params, previous, beta):
+        for j in range(params.shape[0]):
+            point[j] = params[j] + beta * (params[j] - previous[j])
+
+    return loop
+
+
+@overload(take_step, jit_options=OVERLOAD_OPTIONS)
+def _take_step_compiled(params, previous, point, grad, lr):
+    def loop(params, previous, point, grad, lr):
+        for j in range(params.shape[0]):
+            previous[j] = params[j]
+            params[j] = point[j] - lr * grad[j]
+
+    return loop
+
+
 def descent_loop(
     data, params, lr, n_steps, loss_threshold, divergence_factor, method,
     previous, loop_state, loss_history, params_history, start, last_good,
@@ -173,7 +206,7 @@ def descent_loop(
             t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
             beta = (t - 1.0) / t_next
             loop_state[0] = t_next
-        point[:] = params + beta * (params - previous)
+        look_ahead(point, params, previous, beta)
         loss = epoch(data, point, grad)
         loss_history[iteration] = loss
         if iteration == 0:
@@ -190,8 +223,7 @@ def descent_loop(
         if method == NESTEROV and loss > loop_state[1] * (1.0 + RESTART_TOLERANCE):
             loop_state[0] = 1.0
         loop_state[1] = loss
-        previous[:] = params
-        params[:] = point - lr * grad
+        take_step(params, previous, point, grad, lr)
     return RUNNING, n_steps
 
 
