@@ -20,6 +20,7 @@ from .training import ConvergenceWarning, DivergenceError, TrainResult, train
 __all__ = [
     "ConvergenceWarning",
     "DivergenceError",
+    "GDRegressor",
     "SufficientStatistics",
     "TrainResult",
     "loss_and_gradients",
@@ -30,3 +31,16 @@ __all__ = [
     "train",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimator is imported on first use, so `import fastgd` never imports sklearn.
+    if name == "GDRegressor":
+        from .estimator import GDRegressor
+
+        return GDRegressor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"GDRegressor"})

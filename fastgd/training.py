@@ -89,7 +89,7 @@ class TrainResult:
     lr : float
         The learning rate used.
     backend : str
-        ``"numba"`` or ``"numpy"``.
+        ``"numba"``, ``"numpy"`` or ``"dask"`` (:func:`fastgd.dask.train`).
     w_history, b_history : ndarray or None
         Parameters at the start of each iteration, when ``record_params``.
     seconds : float
@@ -169,7 +169,8 @@ def _split(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | 
     return w, float(params[-1])
 
 
-def _check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    """``value`` if it is one of ``choices``, else a ValueError naming ``name``."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
@@ -273,8 +274,8 @@ def train(
     (3.0, 2.0)
     """
     backend = _check_backend(backend)
-    method = _check_choice(method, "method", METHODS)
-    solver = _check_choice(solver, "solver", SOLVERS)
+    method = check_choice(method, "method", METHODS)
+    solver = check_choice(solver, "solver", SOLVERS)
     automatic_lr = isinstance(lr, str) and lr == "auto"
     lr = None if automatic_lr else validation.check_learning_rate(lr)
     iterations = validation.check_iterations(iterations)

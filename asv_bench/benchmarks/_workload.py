@@ -1,0 +1,398 @@
+"""The measured work itself: data, timing loops, thread settings, memory probes.
+
+Shared by the asv benchmarks next to it and by ``scripts/bench_epoch.py``, so
+both time exactly the same thing. It has no relative imports: it also runs as
+a script, the worker that a benchmark or the script starts in a fresh process
+(to generate a data set, or to time one backend with no other thread pool
+alive in the process)::
+
+    python asv_bench/benchmarks/_workload.py generate --directory DIR --rows N --features D --dtype float64
+    python asv_bench/benchmarks/_workload.py epoch --directory DIR ... --backend numba --threads all --read-once
+    python asv_bench/benchmarks/_workload.py memory --directory DIR ... --backend numpy --iterations 10
+
+Each worker command prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+# The seed of every synthetic data set; the shape and dtype are mixed in, so
+# each parameter set has its own fixed data.
+SEED = 1234
+
+# Stable for standard-normal features: the loss Hessian is close to 2·I, so
+# any lr below about 1 converges (see fastgd.demo).
+LEARNING_RATE = 0.4
+
+# Rows per block while computing y, so generating it needs no O(n) temporaries.
+_GENERATION_BLOCK_ROWS = 1 << 16
+
+WORKER_PATH = Path(__file__).resolve()
+
+
+# --- data -------------------------------------------------------------------------------------------
+
+
+def generate_data(rows: int, features: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic regression data: ``X ~ N(0, 1)``, ``y = X @ w + 1.5 + 0.1·noise``.
+
+    ``X`` has shape ``(rows,)`` for one feature (fastgd's 1-D case) and
+    ``(rows, features)`` otherwise, C order, in ``dtype``; ``y`` has the same
+    dtype. The same arguments always give the same arrays.
+
+    Examples
+    --------
+    >>> X, y = generate_data(5, 3, "float32")
+    >>> X.shape, y.shape, X.dtype, y.dtype
+    ((5, 3), (5,), dtype('float32'), dtype('float32'))
+    """
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng([SEED, rows, features, dtype.itemsize])
+    X = rng.standard_normal((rows,) if features == 1 else (rows, features), dtype=dtype)
+    true_w = rng.uniform(-2.0, 2.0, size=features)
+    y = np.empty(rows, dtype=dtype)
+    for start in range(0, rows, _GENERATION_BLOCK_ROWS):
+        stop = min(start + _GENERATION_BLOCK_ROWS, rows)
+        block = X[start:stop]
+        signal = block * true_w[0] if features == 1 else block @ true_w
+        y[start:stop] = signal + 1.5 + 0.1 * rng.standard_normal(stop - start)
+    return X, y
+
+
+def dataset_paths(directory: str | os.PathLike, rows: int, features: int, dtype: str) -> tuple[Path, Path]:
+    """Where the ``.npy`` files of one data set live inside ``directory``."""
+    stem = f"{rows}x{features}-{dtype}-seed{SEED}"
+    return Path(directory) / f"X-{stem}.npy", Path(directory) / f"y-{stem}.npy"
+
+
+def write_dataset(directory: str | os.PathLike, rows: int, features: int, dtype: str) -> None:
+    """Generate one data set and save it; files appear complete or not at all."""
+    for path, array in zip(
+        dataset_paths(directory, rows, features, dtype), generate_data(rows, features, dtype), strict=True
+    ):
+        partial = path.with_name(path.name + f".{os.getpid()}.partial")
+        with open(partial, "wb") as file:
+            np.save(file, array)
+        os.replace(partial, path)
+
+
+def load_dataset(directory: str | os.PathLike, rows: int, features: int, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """Load one data set from ``directory``, generating it first if it is missing.
+
+    Generation runs in a child process, so its temporaries never count toward
+    this process's peak memory; loading a ``.npy`` file allocates only the
+    arrays themselves.
+    """
+    x_path, y_path = ensure_dataset(directory, rows, features, dtype)
+    return np.load(x_path), np.load(y_path)
+
+
+def ensure_dataset(directory: str | os.PathLike, rows: int, features: int, dtype: str) -> tuple[Path, Path]:
+    """The paths of one data set's files, generating them in a child process if they are missing."""
+    x_path, y_path = dataset_paths(directory, rows, features, dtype)
+    if not (x_path.exists() and y_path.exists()):
+        _run_worker(
+            "generate", "--directory", str(directory), "--rows", str(rows),
+            "--features", str(features), "--dtype", dtype,
+        )  # fmt: skip
+    return x_path, y_path
+
+
+# --- threads ----------------------------------------------------------------------------------------
+
+
+class ThreadSetting:
+    """Run numba (and numpy's BLAS) on ``threads`` threads until :meth:`restore`.
+
+    ``threads`` is ``"all"`` (numba's whole pool, ``NUMBA_NUM_THREADS``; BLAS
+    left at its default) or a number as a string, which limits both numba and
+    the BLAS thread pools, so that "1 thread" means one thread for either
+    backend. More threads than numba's pool raises NotImplementedError.
+    """
+
+    def __init__(self, threads: str):
+        import numba
+
+        self._numba = numba
+        self._previous = numba.get_num_threads()
+        self._blas_limits = None
+        pool = numba.config.NUMBA_NUM_THREADS
+        count = pool if threads == "all" else int(threads)
+        if count > pool:
+            # asv's way to skip: a 16-thread result from a 2-thread pool would be mislabelled.
+            raise NotImplementedError(f"{count} threads asked for, but numba's pool has {pool} (NUMBA_NUM_THREADS)")
+        if threads != "all":
+            from threadpoolctl import threadpool_limits
+
+            self._blas_limits = threadpool_limits(limits=count)
+        numba.set_num_threads(count)
+
+    def restore(self) -> None:
+        self._numba.set_num_threads(self._previous)
+        if self._blas_limits is not None:
+            self._blas_limits.restore_original_limits()
+            self._blas_limits = None
+
+
+def threading_description() -> dict:
+    """numba's threading layer and thread count, and the CPU, for the record."""
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel region has run in this process yet
+        layer = "not started"
+    return {"threading_layer": layer, "numba_threads": numba.get_num_threads(), "cpu": cpu_model()}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo on Linux) and its logical CPU count."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} CPUs"
+
+
+# --- the timed work ---------------------------------------------------------------------------------
+
+
+def epoch_callable(X: np.ndarray, y: np.ndarray, backend: str) -> Callable[[], float]:
+    """A no-argument function that runs one epoch (loss and both gradients).
+
+    Validation happens here, once (``prepare_data``); the returned function
+    only passes over the data: the compiled fused kernel for ``"numba"``, the
+    numpy reference for ``"numpy"``. Parameters are fixed at 0.1.
+    """
+    from fastgd import loop
+    from fastgd.training import prepare_data
+
+    data = prepare_data(X, y)
+    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    params = np.full(n_features + 1, 0.1)
+    grad = np.empty_like(params)
+    evaluate = loop.evaluate_compiled if backend == "numba" else loop.evaluate
+    return lambda: evaluate(data, params, grad)
+
+
+def read_once_callable(X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
+    """A no-argument function that reads the epoch's arrays once: the roofline.
+
+    ``fastgd.kernels.read_once`` over the very arrays (after ``prepare_data``,
+    so a single column is the same 1-D vector) and chunking
+    (``fastgd._config.chunk_rows_for(d)``) that the fused epoch uses.
+    """
+    from fastgd import kernels
+    from fastgd.training import prepare_data
+
+    data = prepare_data(X, y)
+    return lambda: kernels.read_once(data.X, data.y, data.chunk_rows)
+
+
+def timed_calls(function: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
+    """Seconds taken by each of ``repeats`` calls, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        function()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def interleaved_timings(functions: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """Time several functions in turns (a, b, a, b, ...), after one warm-up call each.
+
+    Taking turns exposes every function to the same background load, so a
+    ratio of their medians stays meaningful on a busy machine, where timing
+    one function's runs and then the other's would not.
+    """
+    seconds: dict[str, list[float]] = {name: [] for name in functions}
+    for function in functions.values():
+        function()
+    for _ in range(repeats):
+        for name, function in functions.items():
+            seconds[name] += timed_calls(function, 1, warmup=0)
+    return seconds
+
+
+def summary(seconds: list[float]) -> dict:
+    """Median, min and max of a list of timings."""
+    return {"median": statistics.median(seconds), "min": min(seconds), "max": max(seconds), "runs": len(seconds)}
+
+
+# --- memory -----------------------------------------------------------------------------------------
+
+_PROC_STATUS = Path("/proc/self/status")
+_PROC_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_bytes(field: str) -> int:
+    for line in _PROC_STATUS.read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"{field} not in {_PROC_STATUS}")
+
+
+def can_reset_peak_memory() -> bool:
+    """Whether this OS lets a process reset its peak RSS (Linux: ``/proc/self/clear_refs``)."""
+    try:
+        _PROC_CLEAR_REFS.write_text("5")
+        _status_bytes("VmHWM")
+    except OSError:
+        return False
+    return True
+
+
+def extra_peak_memory(function: Callable[[], object]) -> int:
+    """Bytes by which the peak resident memory rises above the current one while ``function`` runs.
+
+    Linux only: writing ``5`` to ``/proc/self/clear_refs`` resets the peak
+    (``VmHWM``) to the current resident size, so the result is what the call
+    itself added, whatever the process did before.
+    """
+    gc.collect()
+    _PROC_CLEAR_REFS.write_text("5")
+    before = _status_bytes("VmRSS")
+    function()
+    return max(0, _status_bytes("VmHWM") - before)
+
+
+def train_callable(X: np.ndarray, y: np.ndarray, backend: str, iterations: int) -> Callable[[], object]:
+    """A no-argument function that trains for ``iterations`` iterations with the stable learning rate."""
+    import fastgd
+
+    def train() -> object:
+        # A fixed number of iterations is the measured workload; stopping
+        # before convergence is expected, so its warning is noise here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+            return fastgd.train(X, y, lr=LEARNING_RATE, iterations=iterations, backend=backend)
+
+    return train
+
+
+def compile_for(X: np.ndarray, y: np.ndarray, backend: str) -> None:
+    """Compile (or load from the cache) everything training on this layout and dtype needs, on a slice."""
+    train_callable(X[:256], y[:256], backend, 2)()
+
+
+# --- the worker (run as a script) -------------------------------------------------------------------
+
+
+def _run_worker(*arguments: str) -> dict:
+    completed = subprocess.run(
+        [sys.executable, str(WORKER_PATH), *arguments], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"worker {' '.join(arguments)} failed:\n{completed.stderr}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def run_epoch_worker(
+    directory: str | os.PathLike, rows: int, features: int, dtype: str, backend: str, threads: str,
+    repeats: int, read_once: bool = False,
+) -> dict:  # fmt: skip
+    """Time epochs of one backend in a fresh process; see the ``epoch`` command."""
+    arguments = [
+        "epoch", "--directory", str(directory), "--rows", str(rows), "--features", str(features),
+        "--dtype", dtype, "--backend", backend, "--threads", threads, "--repeats", str(repeats),
+    ]  # fmt: skip
+    return _run_worker(*arguments, *(["--read-once"] if read_once else []))
+
+
+def run_memory_worker(
+    directory: str | os.PathLike, rows: int, features: int, dtype: str, backend: str, threads: str, iterations: int
+) -> dict:
+    """Measure training's extra peak memory in a fresh process; see the ``memory`` command."""
+    return _run_worker(
+        "memory", "--directory", str(directory), "--rows", str(rows), "--features", str(features),
+        "--dtype", dtype, "--backend", backend, "--threads", threads, "--iterations", str(iterations),
+    )  # fmt: skip
+
+
+def _epoch_command(args: argparse.Namespace) -> dict:
+    X, y = load_dataset(args.directory, args.rows, args.features, args.dtype)
+    setting = ThreadSetting(args.threads)
+    try:
+        functions = {"epoch": epoch_callable(X, y, args.backend)}
+        if args.read_once:
+            functions["read_once"] = read_once_callable(X, y)
+        timings = interleaved_timings(functions, args.repeats)
+        result = {name: summary(seconds) for name, seconds in timings.items()}
+        result["data_bytes"] = X.nbytes + y.nbytes
+        result.update(threading_description())
+    finally:
+        setting.restore()
+    return result
+
+
+def _memory_command(args: argparse.Namespace) -> dict:
+    X, y = load_dataset(args.directory, args.rows, args.features, args.dtype)
+    setting = ThreadSetting(args.threads)
+    try:
+        compile_for(X, y, args.backend)
+        train = train_callable(X, y, args.backend, args.iterations)
+        if can_reset_peak_memory():
+            extra, method = extra_peak_memory(train), "VmHWM reset (Linux)"
+        else:
+            # Peak since the process started: an upper bound on what training added.
+            current = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            train()
+            unit = 1 if sys.platform == "darwin" else 1024
+            extra = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - current) * unit
+            method = "ru_maxrss difference (upper bound)"
+    finally:
+        setting.restore()
+    return {"extra_bytes": extra, "data_bytes": X.nbytes + y.nbytes, "method": method}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="fastgd benchmark worker (prints one JSON object)")
+    parser.add_argument("command", choices=("generate", "epoch", "memory"))
+    parser.add_argument("--directory", required=True)
+    parser.add_argument("--rows", type=int, required=True)
+    parser.add_argument("--features", type=int, required=True)
+    parser.add_argument("--dtype", choices=("float32", "float64"), required=True)
+    parser.add_argument("--backend", choices=("numba", "numpy"), default="numba")
+    parser.add_argument("--threads", default="all")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument(
+        "--read-once", action="store_true", help="also time the read-once roofline, in turns with the epoch"
+    )
+    args = parser.parse_args(argv)
+    if args.command == "generate":
+        write_dataset(args.directory, args.rows, args.features, args.dtype)
+        result = {
+            "written": [str(path) for path in dataset_paths(args.directory, args.rows, args.features, args.dtype)]
+        }
+    elif args.command == "epoch":
+        result = _epoch_command(args)
+    else:
+        result = _memory_command(args)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,430 @@
+"""Train on data that lives in a Dask cluster: ``fastgd.dask.train``.
+
+The data is cut into row blocks (the chunks of a ``dask.array``) and
+persisted once in the workers' memory. Every pass over the data is then one
+round trip to the scheduler: one small task per row block runs the same fused
+numba kernel as in-memory training (:func:`fastgd.kernels.fused_loss_and_gradients`)
+on its block and returns its raw partial sums as a numpy array of ``d + 2``
+floats; the client adds them up in block order (so the result does not depend
+on which worker finished first) and steps the parameters. The iterations are
+driven by the very loop in-memory training uses (:func:`fastgd.training.run_descent`).
+
+What each pass costs, for ``n`` rows, ``d`` features and ``k`` row blocks:
+
+* ``solver="data"``: one setup pass (it validates every block, sums the
+  weights, and with ``lr="auto"`` or ``center=True`` computes the sufficient
+  statistics), then one pass and one round trip per iteration, plus one for
+  the final loss. Each round trip ships ``d + 1`` floats to each block's task
+  and ``d + 2`` floats back.
+* ``solver="gram"``: one pass in total. Each block returns its sufficient
+  statistics (``(d + 1)^2`` floats), merged exactly on the client; the
+  iterations then run compiled on the client in ``O(d^2)`` each, with no
+  further traffic.
+
+This module imports :mod:`dask`; ``import fastgd`` does not import it.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dask
+import dask.array as da
+import numpy as np
+from dask.core import flatten
+from numpy.typing import ArrayLike, NDArray
+
+from . import gram, kernels, stepsize, validation
+from ._config import chunk_rows_for
+from .loop import DataPass
+from .training import METHODS, SOLVERS, Callback, TrainResult, check_choice, numba_threads, run_descent
+
+__all__ = ["DaskPasses", "RechunkWarning", "RowBlocks", "train"]
+
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+class RechunkWarning(UserWarning):
+    """``X`` was chunked along its columns, so it was re-chunked into whole rows (a full copy of the data)."""
+
+
+def train(
+    X: da.Array,
+    y: da.Array | ArrayLike,
+    *,
+    lr: float | str = "auto",
+    iterations: int,
+    loss_threshold: float | None = None,
+    method: str = "gd",
+    solver: str = "data",
+    center: bool = False,
+    sample_weight: da.Array | ArrayLike | None = None,
+    w0: ArrayLike | None = None,
+    b0: float = 0.0,
+    record_params: bool = False,
+    callback: Callback | None = None,
+    callback_every: int = 100,
+    n_threads: int | None = None,
+    scheduler: Any = None,
+) -> TrainResult:
+    """Fit ``y ≈ X @ w + b`` by full-batch gradient descent on data held by Dask.
+
+    Takes the arguments of :func:`fastgd.train` (less ``backend``) and returns
+    the same :class:`~fastgd.TrainResult`, with ``backend="dask"``. Results
+    equal in-memory training on the same data up to rounding.
+
+    Parameters
+    ----------
+    X : dask.array.Array, shape (n,) or (n, d)
+        Features, chunked by rows. Column chunks are merged into one (with a
+        :class:`RechunkWarning`: that copies the data). float32 and float64
+        stay as they are; other numeric dtypes become float64.
+    y : dask.array.Array or array_like, shape (n,)
+        Targets; re-chunked to ``X``'s row chunks when they differ (an
+        in-memory array is cut into them).
+    lr : float or "auto"
+        Learning rate. ``"auto"`` uses ``1 / L`` with the exact smoothness
+        constant ``L`` from the setup pass's sufficient statistics (one pass,
+        ``O(n d^2)`` flops; in-memory :func:`fastgd.train` estimates ``L`` by
+        power iteration instead, a few passes that each would be a round
+        trip here, so its ``lr`` can be up to 0.1% larger).
+    iterations, loss_threshold, method, solver, center, w0, b0, record_params, callback, callback_every :
+        As in :func:`fastgd.train`. Each ``solver="data"`` iteration is one
+        pass over the data and one round trip to the scheduler;
+        ``solver="gram"`` costs one pass in all.
+    sample_weight : dask.array.Array or array_like, shape (n,), optional
+        Non-negative weights, re-chunked like ``y``.
+    n_threads : int, optional
+        numba threads for each block task (default: the worker's numba
+        setting). With several single-threaded Dask workers per machine,
+        ``n_threads=1`` avoids oversubscribing the cores.
+    scheduler : optional
+        Passed to :func:`dask.persist` and :func:`dask.compute`: ``"threads"``,
+        ``"processes"``, ``"synchronous"``, a ``distributed.Client``, or None
+        for Dask's default (the active ``distributed.Client``, if any).
+
+    Returns
+    -------
+    TrainResult
+        ``passes`` counts passes over the data; with ``solver="data"`` each
+        is one round trip to the scheduler. ``seconds`` includes loading
+        (persisting) the data into the workers.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not a dask array, or a dtype is not numeric.
+    ValueError
+        If shapes do not match, chunk sizes are unknown, or a block holds a
+        NaN or infinity (the message names the row), or a negative weight.
+    DivergenceError
+        If the loss becomes non-finite or grows far above its start.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, fastgd.dask
+    >>> x = da.from_array(np.linspace(0.0, 1.0, 1000), chunks=250)
+    >>> result = fastgd.dask.train(x, 3.0 * x + 2.0, solver="gram", iterations=5000, scheduler="threads")
+    >>> round(result.w, 6), round(result.b, 6), result.passes
+    (3.0, 2.0, 1)
+    """
+    method = check_choice(method, "method", METHODS)
+    solver = check_choice(solver, "solver", SOLVERS)
+    automatic_lr = isinstance(lr, str) and lr == "auto"
+    fixed_lr = None if automatic_lr else validation.check_learning_rate(lr)
+    iterations = validation.check_iterations(iterations)
+    threshold = validation.check_loss_threshold(loss_threshold)
+    callback_every = max(1, validation.check_iterations(callback_every, "callback_every"))
+    if n_threads is not None and validation.check_iterations(n_threads, "n_threads") < 1:
+        raise ValueError(f"n_threads must be at least 1, got {n_threads}")
+    X, y, sample_weight = _as_row_blocks(X, y, sample_weight)
+    one_dimensional = X.ndim == 1
+    n_features = 1 if one_dimensional else X.shape[1]
+    w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
+
+    started = time.perf_counter()
+    # Loaded into the workers' memory once; every later pass reads it from there.
+    X, y, sample_weight = dask.persist(X, y, sample_weight, scheduler=scheduler)
+    blocks = RowBlocks(X, y, sample_weight, scheduler=scheduler, n_threads=n_threads)
+    shift = np.zeros(n_features)
+    lipschitz = None
+    if solver == "gram" or automatic_lr:
+        stats = blocks.statistics()
+        if center:
+            shift = stats.mean[:n_features].copy()
+        if automatic_lr:
+            lipschitz = stepsize.exact_lipschitz(stats.hessian(center))
+        total_weight = stats.total_weight
+    else:
+        total_weight, column_means = blocks.weight_and_means()
+        if center:
+            shift = column_means
+    if not total_weight > 0:
+        raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
+    if solver == "gram":
+        epoch_data, compiled, passes_per_iteration = stats.gram_data(center), True, 0
+    else:
+        epoch_data, compiled, passes_per_iteration = DaskPasses(blocks, total_weight, shift), False, 1
+    return run_descent(
+        epoch_data,
+        compiled=compiled,
+        w_start=w_start,
+        b_start=b_start,
+        shift=shift,
+        lr=1.0 / lipschitz if fixed_lr is None else fixed_lr,
+        lipschitz=lipschitz,
+        iterations=iterations,
+        loss_threshold=threshold,
+        method=method,
+        record_params=record_params,
+        callback=callback,
+        callback_every=callback_every,
+        one_dimensional=one_dimensional,
+        setup_passes=1,
+        passes_per_iteration=passes_per_iteration,
+        labels={"backend": "dask", "solver": solver},
+        started=started,
+    )
+
+
+class RowBlocks:
+    """Persisted row blocks of ``X``, ``y`` and the weights; runs one task per block per pass.
+
+    Empty blocks are left out. :meth:`map` is the only place that talks to
+    the scheduler: one round trip per call, results in block order. Under
+    ``dask.distributed`` it submits straight to the persisted blocks' futures
+    (``Client.map`` then ``Client.gather``), which skips building and
+    optimising a task graph each time; other schedulers get one
+    :func:`dask.compute` of one delayed task per block.
+    """
+
+    def __init__(self, X: da.Array, y: da.Array, sample_weight: da.Array | None, *, scheduler=None, n_threads=None):
+        starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
+        keep = [i for i in range(len(X.chunks[0])) if starts[i + 1] > starts[i]]
+        self.first_rows = [int(starts[i]) for i in keep]
+        self.scheduler = scheduler
+        self.n_threads = n_threads
+        self.client = _distributed_client(scheduler)
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        if self.client is not None:
+            from distributed import futures_of
+
+            by_key = {future.key: future for future in futures_of(arrays)}
+            parts = [[by_key[key] for key in flatten(array.__dask_keys__())] for array in arrays]
+        else:
+            parts = [list(array.to_delayed().ravel()) for array in arrays]
+        if sample_weight is None:
+            parts.append([None] * len(parts[0]))
+        self.blocks = [(parts[0][i], parts[1][i], parts[2][i]) for i in keep]
+
+    def map(self, function: Callable[..., Any], *arguments: Any) -> list[Any]:
+        """``[function(X_k, y_k, weights_k, *arguments) for each block k]``, in one round trip."""
+        return self._run(function, [arguments] * len(self.blocks))
+
+    def statistics(self) -> gram.SufficientStatistics:
+        """Validate every block and merge their sufficient statistics in block order (one pass)."""
+        block_stats = self._map_validated(_block_statistics)
+        merged = block_stats[0]
+        for stats in block_stats[1:]:
+            merged = merged.merge(stats)
+        return merged
+
+    def weight_and_means(self) -> tuple[float, NDArray[np.float64]]:
+        """Validate every block; return the total weight and the weighted column means (one pass)."""
+        # At w = 0, b = 1 with no targets every residual is 1: the "loss" sums the
+        # weights and the "gradient" is twice the weighted column sums.
+        totals = _sum_in_order(self._map_validated(_block_weight_and_column_sums))
+        total_weight = float(totals[0])
+        # A zero total is reported by the caller; the means are then meaningless anyway.
+        return total_weight, totals[1:-1] / (2.0 * total_weight if total_weight > 0 else 1.0)
+
+    def _map_validated(self, function: Callable[[DataPass], Any]) -> list[Any]:
+        arguments = [(function, index, first_row, self.n_threads) for index, first_row in enumerate(self.first_rows)]
+        return self._run(_validated_call, arguments)
+
+    def _run(self, function: Callable[..., Any], per_block_arguments: list[tuple]) -> list[Any]:
+        calls = [(*block, *arguments) for block, arguments in zip(self.blocks, per_block_arguments, strict=True)]
+        if self.client is not None:
+            futures = self.client.map(function, *zip(*calls, strict=True), pure=False)
+            return self.client.gather(futures)
+        task = dask.delayed(function, pure=False)
+        return list(dask.compute(*[task(*call) for call in calls], scheduler=self.scheduler))
+
+
+def _distributed_client(scheduler: Any):
+    """The ``distributed.Client`` that ``scheduler`` resolves to, or None for the local schedulers."""
+    try:
+        from distributed import Client
+    except ImportError:
+        return None
+    if isinstance(scheduler, Client):
+        return scheduler
+    get = dask.base.get_scheduler(scheduler=scheduler)
+    owner = getattr(get, "__self__", None)
+    return owner if isinstance(owner, Client) else None
+
+
+class DaskPasses:
+    """Epoch data for the shared loop: each ``epoch`` call is one pass over the row blocks.
+
+    The loop's parametrisation is ``(x - shift).w + b``; the blocks see
+    ``x.w + (b - shift.w)``, and the gradient is mapped back on the client.
+    """
+
+    def __init__(self, blocks: RowBlocks, total_weight: float, shift: NDArray[np.float64]):
+        self.blocks = blocks
+        self.total_weight = total_weight
+        self.shift = shift
+
+    def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
+        """Return the loss at ``params`` and write its gradient into ``grad`` (one round trip)."""
+        n_features = params.shape[0] - 1
+        block_params = params.copy()
+        block_params[-1] -= self.shift @ params[:n_features]
+        totals = _sum_in_order(self.blocks.map(_block_gradient_sums, block_params, self.blocks.n_threads))
+        grad[:] = totals[1:] / self.total_weight
+        grad[:n_features] -= grad[n_features] * self.shift
+        return float(totals[0] / self.total_weight)
+
+
+def _sum_in_order(parts: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
+    # A fixed order of additions: the same result whichever worker answered first.
+    total = np.array(parts[0], dtype=np.float64, copy=True)
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+# ---------------------------------------------------------------------------
+# Input checks on the client: shapes, dtypes and chunks are known there.
+# ---------------------------------------------------------------------------
+
+
+def _as_row_blocks(X, y, sample_weight) -> tuple[da.Array, da.Array, da.Array | None]:
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            f"X must be a dask.array.Array, got {type(X).__name__}; for in-memory data use fastgd.train, "
+            "or wrap it with dask.array.from_array(X, chunks=(rows_per_block, -1))"
+        )
+    _check_numeric(X.dtype, "X")
+    if X.ndim not in (1, 2):
+        raise ValueError(
+            f"X must be 1-D of shape (n,) for one feature or 2-D of shape (n, d); got {X.ndim}-D with shape {X.shape}"
+        )
+    if any(np.isnan(size) for sizes in X.chunks for size in sizes):
+        raise ValueError("X has unknown chunk sizes (NaN); call X.compute_chunk_sizes() first")
+    if X.shape[0] == 0:
+        raise ValueError("X is empty (0 rows); training needs at least one sample")
+    if X.ndim == 2 and X.shape[1] == 0:
+        raise ValueError(f"X has {X.shape[0]} rows but zero features (shape {X.shape}); pass at least one column")
+    if X.ndim == 2 and len(X.chunks[1]) > 1:
+        warnings.warn(
+            f"X is chunked along its columns ({len(X.chunks[1])} column blocks); fastgd needs whole rows, so it is "
+            "re-chunked into one column block, which copies the data. Chunk by rows only, e.g. "
+            "X.rechunk({1: -1}) once before training, or chunks=(rows_per_block, -1) when creating it.",
+            RechunkWarning,
+            stacklevel=3,
+        )
+        X = X.rechunk({1: -1})
+    if X.dtype not in _FLOAT_DTYPES or not X.dtype.isnative:
+        X = X.astype(np.float64)
+    y = _as_row_vector(y, "y", X)
+    if X.dtype == np.float64 or y.dtype not in _FLOAT_DTYPES or not y.dtype.isnative:
+        y = y.astype(np.float64)
+    if sample_weight is not None:
+        sample_weight = _as_row_vector(sample_weight, "sample_weight", X).astype(np.float64)
+    return X, y, sample_weight
+
+
+def _as_row_vector(values, name: str, X: da.Array) -> da.Array:
+    """``values`` as a 1-D dask array of ``X``'s length, cut into ``X``'s row chunks."""
+    if not isinstance(values, da.Array):
+        values = np.asarray(values)
+    _check_numeric(values.dtype, name)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be 1-D of shape (n,); got shape {values.shape}")
+    if values.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"X and {name} have mismatched lengths: X has {X.shape[0]} rows but {name} has {values.shape[0]}; "
+            f"pass one value per row of X"
+        )
+    if not isinstance(values, da.Array):
+        return da.from_array(values, chunks=(X.chunks[0],))
+    if any(np.isnan(size) for size in values.chunks[0]):
+        raise ValueError(f"{name} has unknown chunk sizes (NaN); call {name}.compute_chunk_sizes() first")
+    return values if values.chunks[0] == X.chunks[0] else values.rechunk({0: X.chunks[0]})
+
+
+def _check_numeric(dtype: np.dtype, name: str) -> None:
+    if dtype.kind == "c":
+        raise TypeError(f"{name} has complex dtype {dtype}; fastgd fits real-valued data")
+    if dtype.kind not in "biuf":
+        raise TypeError(f"{name} has non-numeric dtype {dtype}; convert it to float32 or float64 first")
+
+
+# ---------------------------------------------------------------------------
+# Tasks: these run in the workers, one per row block.
+# ---------------------------------------------------------------------------
+
+
+def _block_gradient_sums(X, y, sample_weight, params, n_threads) -> NDArray[np.float64]:
+    """``[sum s r^2, 2 sum s r x_1, ..., 2 sum s r x_d, 2 sum s r]`` for ``r = x.w + b - y`` over one block."""
+    n_features = params.shape[0] - 1
+    sums = np.empty(n_features + 2)
+    with numba_threads(n_threads):
+        # total_weight = 1 gives raw sums; the client divides by the total weight once.
+        loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
+            X, y, sample_weight, 1.0, params[:n_features], params[n_features], chunk_rows_for(n_features), sums[1:-1]
+        )
+    sums[0] = loss_sum
+    sums[-1] = intercept_sum
+    return sums
+
+
+def _block_statistics(data: DataPass) -> gram.SufficientStatistics:
+    return gram.statistics(data)
+
+
+def _block_weight_and_column_sums(data: DataPass) -> NDArray[np.float64]:
+    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    params = np.zeros(n_features + 1)
+    params[-1] = 1.0
+    return _block_gradient_sums(data.X, None, data.sample_weight, params, None)
+
+
+def _validated_call(X, y, sample_weight, function, block_index: int, first_row: int, n_threads):
+    """Check one block (finite values, non-negative weights), then run ``function`` on it."""
+    checks = [(X, "X", validation.as_features), (y, "y", validation.as_features)]
+    if sample_weight is not None:
+        checks.append((sample_weight, "sample_weight", validation.as_features))
+    for values, name, check in checks:
+        try:
+            check(values, name)
+        except ValueError:
+            raise ValueError(_non_finite_message(values, name, block_index, first_row)) from None
+    if sample_weight is not None and (sample_weight < 0).any():
+        row = first_row + int(np.argmax(sample_weight < 0))
+        raise ValueError(
+            f"sample_weight has a negative value at row {row} (row block {block_index}); weights must be >= 0"
+        )
+    n_features = 1 if X.ndim == 1 else X.shape[1]
+    total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
+    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), chunk_rows_for(n_features))
+    with numba_threads(n_threads):
+        return function(data)
+
+
+def _non_finite_message(values: np.ndarray, name: str, block_index: int, first_row: int) -> str:
+    where = np.argwhere(~np.isfinite(values))[0]
+    value = values[tuple(where)]
+    what = "NaN" if np.isnan(value) else "infinity"
+    position = f"row {first_row + int(where[0])}" + ("" if values.ndim == 1 else f", column {int(where[1])}")
+    return (
+        f"{name} contains {what} at {position} (in row block {block_index}); "
+        "remove or impute non-finite values before training"
+    )
