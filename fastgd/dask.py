@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import gram, kernels, stepsize, validation
 from ._config import chunk_rows_for
 from .loop import DataPass
-from .training import METHODS, SOLVERS, Callback, TrainResult, check_choice, numba_threads, run_descent
+from .training import METHODS, SOLVERS, Callback, TrainResult, check_choice, numba_threads, run_descent, step_sizes
 
 __all__ = ["DaskPasses", "RechunkWarning", "RowBlocks", "train"]
 
@@ -156,7 +156,11 @@ def train(
         if center:
             shift = stats.mean[:n_features].copy()
         if automatic_lr:
-            lipschitz = stepsize.exact_lipschitz(stats.hessian(center))
+            # As fastgd.train: centred, the intercept decouples and takes its own step (step_sizes).
+            hessian = stats.hessian(center)
+            lipschitz = stepsize.exact_lipschitz(hessian[:n_features, :n_features] if center else hessian)
+            if center:
+                lipschitz = stepsize.floor_centred_lipschitz(lipschitz, stats.mean[:n_features])
         total_weight = stats.total_weight
     else:
         total_weight, column_means = blocks.weight_and_means()
@@ -174,7 +178,7 @@ def train(
         w_start=w_start,
         b_start=b_start,
         shift=shift,
-        lr=1.0 / lipschitz if fixed_lr is None else fixed_lr,
+        lr=step_sizes(n_features, fixed_lr, lipschitz, center, fit_intercept=True),
         lipschitz=lipschitz,
         iterations=iterations,
         loss_threshold=threshold,

@@ -10,7 +10,6 @@ behaves like any other scikit-learn regressor (error messages, feature names,
 from __future__ import annotations
 
 import numbers
-import time
 import warnings
 
 import numpy as np
@@ -19,10 +18,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from . import gram, stepsize
 from . import training as _training
-from .loop import DataPass, GramData, evaluate, evaluate_compiled
-from .training import BACKENDS, METHODS, SOLVERS, DivergenceError, numba_threads, prepare_data, run_descent
+from .training import BACKENDS, METHODS, SOLVERS, DivergenceError, numba_threads
 
 __all__ = ["GDRegressor"]
 
@@ -208,10 +205,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 # fastgd's own warning uses its fixed gradient criterion; the scikit-learn warning below
                 # reports on ``tol`` instead, and one warning is enough.
                 warnings.simplefilter("ignore", _training.ConvergenceWarning)
-                if self.fit_intercept:
-                    result = _training.train(X, y, center=self.center, **options)
-                else:
-                    result = _train_without_intercept(X, y, **options)
+                result = _training.train(
+                    X, y, center=self.center and self.fit_intercept, fit_intercept=self.fit_intercept, **options
+                )
         except DivergenceError as error:
             raise DivergenceError(
                 f"{error} GDRegressor's inputs may be badly scaled: standardise the features, e.g. "
@@ -336,100 +332,3 @@ class _EarlyStopping:
             gain = improvement / self.scale if self.scale > 0 else float("nan")
             print(f"-- Iteration {iteration + 1}, loss: {loss:.6g}, R² gain since the last check: {gain:.3g}")
         return self.failed_checks < 2
-
-
-# --- fitting without an intercept -----------------------------------------------------------------
-# fastgd.train always fits b. Without an intercept, the loop runs with b fixed at 0: the gram
-# solver gets uncentred second moments, whose b-gradient 2b stays exactly zero from b = 0; the data
-# solver zeroes the b-gradient after each fused epoch.
-
-
-def _train_without_intercept(
-    X, y, *, lr, iterations, method, solver, backend, w0, b0, sample_weight, callback, callback_every
-):
-    """:func:`fastgd.train` for the model ``y ≈ X @ w`` (``b0`` is ignored: ``b`` stays 0)."""
-    data = prepare_data(X, y, sample_weight)
-    one_dimensional = data.X.ndim == 1
-    n_features = 1 if one_dimensional else data.X.shape[1]
-    w_start = np.zeros(n_features) if w0 is None else np.array(w0, dtype=np.float64).reshape(n_features)
-    automatic = isinstance(lr, str)
-    started = time.perf_counter()
-    if solver == "gram":
-        stats = gram.statistics(data, backend=backend)
-        second_moment = stats.scatter / stats.total_weight + np.outer(stats.mean, stats.mean)
-        epoch_data = GramData(
-            np.ascontiguousarray(second_moment[:n_features, :n_features]),
-            second_moment[:n_features, n_features].copy(),
-            float(second_moment[n_features, n_features]),
-            0.0,
-            np.zeros(n_features),
-        )
-        lipschitz = stepsize.exact_lipschitz(epoch_data.cov_xx) if automatic else None
-        compiled, setup_passes, passes_per_iteration = backend == "numba", 1, 0
-    else:
-        evaluate_epoch = evaluate_compiled if backend == "numba" else evaluate
-        epoch_data = _InterceptFreeEpochs(data, evaluate_epoch)
-        lipschitz, setup_passes = _lipschitz_without_intercept(data, evaluate_epoch) if automatic else (None, 0)
-        # The epoch object runs in the Python loop; each epoch is still one fused compiled pass.
-        compiled, passes_per_iteration = False, 1
-    if automatic:
-        # All-zero features have L = 0 and a zero gradient: any step is exact.
-        lr = 1.0 / lipschitz if lipschitz > 0 else 1.0
-    return run_descent(
-        epoch_data,
-        compiled=compiled,
-        w_start=w_start,
-        b_start=0.0,
-        shift=np.zeros(n_features),
-        lr=float(lr),
-        lipschitz=lipschitz,
-        iterations=iterations,
-        loss_threshold=None,
-        method=method,
-        record_params=False,
-        callback=callback,
-        callback_every=max(1, callback_every),
-        one_dimensional=one_dimensional,
-        setup_passes=setup_passes,
-        passes_per_iteration=passes_per_iteration,
-        labels={"backend": backend, "solver": solver},
-        started=started,
-    )
-
-
-class _InterceptFreeEpochs:
-    """Epochs over the data for the model ``X @ w``: the fused epoch, with the intercept's gradient zeroed."""
-
-    def __init__(self, data: DataPass, evaluate_epoch):
-        self.data = data
-        self.evaluate_epoch = evaluate_epoch
-
-    def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
-        loss = self.evaluate_epoch(self.data, params, grad)
-        grad[-1] = 0.0
-        return float(loss)
-
-
-def _lipschitz_without_intercept(data: DataPass, evaluate_epoch) -> tuple[float, int]:
-    """``2 lambda_max(X^T S X / sum(S))`` by power iteration: :func:`fastgd.stepsize.power_iteration_lipschitz`
-    restricted to vectors whose intercept component is zero."""
-    hessian_data = data._replace(y=None)
-    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
-    vector = np.zeros(n_features + 1)
-    vector[:-1] = np.random.default_rng(20240601).standard_normal(n_features)
-    vector /= np.linalg.norm(vector)
-    hessian_vector = np.empty_like(vector)
-    estimate = 0.0
-    passes = 0
-    while passes < stepsize.POWER_ITERATION_MAX_PASSES:
-        passes += 1
-        # With y = None and b = 0 the "loss" is u^T X^T S X u / sum(S) and the w-gradient twice that matrix times u.
-        rayleigh = float(evaluate_epoch(hessian_data, vector, hessian_vector))
-        converged = abs(rayleigh - estimate) <= stepsize.POWER_ITERATION_TOLERANCE * rayleigh
-        estimate = rayleigh
-        hessian_vector[-1] = 0.0
-        norm = np.linalg.norm(hessian_vector)
-        if converged or norm == 0.0:
-            break
-        vector = hessian_vector / norm
-    return 2.0 * estimate, passes

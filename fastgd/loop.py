@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from . import kernels, reference
 from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS
@@ -142,10 +142,10 @@ def look_ahead(point, params, previous, beta):
     point[:] = params + beta * (params - previous)
 
 
-def take_step(params, previous, point, grad, lr):
-    """``previous = params; params = point - lr * grad``, in place."""
+def take_step(params, previous, point, grad, steps):
+    """``previous = params; params = point - steps * grad``, in place (``steps``: one step size per parameter)."""
     previous[:] = params
-    params[:] = point - lr * grad
+    params[:] = point - steps * grad
 
 
 # Compiled, the two updates above are explicit loops: the array expressions
@@ -161,17 +161,27 @@ def _look_ahead_compiled(point, params, previous, beta):
 
 
 @overload(take_step, jit_options=OVERLOAD_OPTIONS)
-def _take_step_compiled(params, previous, point, grad, lr):
-    def loop(params, previous, point, grad, lr):
+def _take_step_compiled(params, previous, point, grad, steps):
+    def loop(params, previous, point, grad, steps):
         for j in range(params.shape[0]):
             previous[j] = params[j]
-            params[j] = point[j] - lr * grad[j]
+            params[j] = point[j] - steps[j] * grad[j]
 
     return loop
 
 
+@register_jitable
+def stepped_gradient_norm(grad, steps):
+    """Norm of the gradient over the parameters that move (a parameter held fixed has step 0)."""
+    total = 0.0
+    for j in range(grad.shape[0]):
+        if steps[j] != 0.0:
+            total += grad[j] * grad[j]
+    return np.sqrt(total)
+
+
 def descent_loop(
-    data, params, lr, n_steps, loss_threshold, divergence_factor, method,
+    data, params, steps, n_steps, loss_threshold, divergence_factor, method,
     previous, loop_state, loss_history, params_history, start, last_good,
 ):  # fmt: skip
     """Run up to ``n_steps`` iterations of gradient descent, updating ``params`` in place.
@@ -180,7 +190,10 @@ def descent_loop(
     the parameters themselves for plain gradient descent, the look-ahead
     ``params + beta * (params - previous)`` for Nesterov's method. It records
     the loss in ``loss_history[k]`` (and the point in ``params_history[k]``
-    when that array has rows), then steps ``params = point - lr * grad``.
+    when that array has rows), then steps ``params = point - steps * grad``.
+    ``steps`` holds one step size per parameter: usually all equal (the
+    learning rate), a different one for the intercept when the features are
+    centred (the two then decouple), and 0 for an intercept held at 0.
 
     It stops early, before stepping, when the loss is non-finite or above
     ``divergence_factor`` times the first loss (status DIVERGED), or at most
@@ -210,7 +223,7 @@ def descent_loop(
         loss = epoch(data, point, grad)
         loss_history[iteration] = loss
         if iteration == 0:
-            loop_state[2] = np.sqrt(np.sum(grad * grad))
+            loop_state[2] = stepped_gradient_norm(grad, steps)
         if params_history.shape[0] > 0:
             params_history[iteration] = point
         # Written so that a NaN loss fails the test too.
@@ -223,7 +236,7 @@ def descent_loop(
         if method == NESTEROV and loss > loop_state[1] * (1.0 + RESTART_TOLERANCE):
             loop_state[0] = 1.0
         loop_state[1] = loss
-        take_step(params, previous, point, grad, lr)
+        take_step(params, previous, point, grad, steps)
     return RUNNING, n_steps
 
 

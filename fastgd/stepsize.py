@@ -24,8 +24,12 @@ POWER_ITERATION_TOLERANCE = 1e-3
 POWER_ITERATION_MAX_PASSES = 50
 
 
-def power_iteration_lipschitz(data: DataPass, backend: str = "numba") -> tuple[float, int]:
+def power_iteration_lipschitz(data: DataPass, backend: str = "numba", *, intercept: bool = True) -> tuple[float, int]:
     """Estimate ``L = 2 lambda_max(H)`` with passes over the data; returns ``(L, passes)``.
+
+    With ``intercept=False`` the intercept's component is held at zero, which
+    gives ``L`` of the weights' block of ``H`` alone: the right constant when
+    the intercept is not fitted, or is stepped separately (centred features).
 
     Examples
     --------
@@ -42,6 +46,8 @@ def power_iteration_lipschitz(data: DataPass, backend: str = "numba") -> tuple[f
     # A fixed pseudo-random start: deterministic, and never exactly orthogonal
     # to the top eigenvector (a vector of ones is, for features x1 = -x2).
     vector = np.random.default_rng(20240601).standard_normal(n_params)
+    if not intercept:
+        vector[-1] = 0.0
     vector /= np.linalg.norm(vector)
     hessian_vector = np.empty(n_params)
     estimate = 0.0
@@ -50,6 +56,8 @@ def power_iteration_lipschitz(data: DataPass, backend: str = "numba") -> tuple[f
         passes += 1
         # With y = None the "loss" at a unit vector v is v^T H v and the "gradient" is 2 H v.
         rayleigh = float(run_epoch(hessian_data, vector, hessian_vector))
+        if not intercept:
+            hessian_vector[-1] = 0.0
         converged = abs(rayleigh - estimate) <= POWER_ITERATION_TOLERANCE * rayleigh
         estimate = rayleigh
         norm = np.linalg.norm(hessian_vector)
@@ -62,3 +70,16 @@ def power_iteration_lipschitz(data: DataPass, backend: str = "numba") -> tuple[f
 def exact_lipschitz(hessian: np.ndarray) -> float:
     """``2 lambda_max(H)`` for a small symmetric ``H``."""
     return 2.0 * float(np.linalg.eigvalsh(hessian)[-1])
+
+
+# Centred features whose variance is at the level of rounding (constant
+# columns, a single row) have a weights' curvature of ~eps^2 times their mean
+# squared; 1/L would then be an astronomically large step along directions
+# that are pure rounding noise. This floor, far below any real curvature,
+# keeps such steps harmless.
+CENTRED_CURVATURE_FLOOR = 1e-10
+
+
+def floor_centred_lipschitz(lipschitz: float, means: np.ndarray) -> float:
+    """``max(L, 2e-10 * |mean|^2)``: see :data:`CENTRED_CURVATURE_FLOOR`."""
+    return max(lipschitz, CENTRED_CURVATURE_FLOOR * 2.0 * float(means @ means))

@@ -22,6 +22,7 @@ from .loop import (
     descent_loop_compiled,
     evaluate,
     evaluate_compiled,
+    stepped_gradient_norm,
 )
 
 BACKENDS = ("numba", "numpy")
@@ -87,7 +88,8 @@ class TrainResult:
     final_loss : float
         The loss at the returned ``w`` and ``b``.
     lr : float
-        The learning rate used.
+        The learning rate used for the weights (with ``center=True`` and
+        ``lr="auto"`` the intercept takes its own exact step, 1/2).
     backend : str
         ``"numba"``, ``"numpy"`` or ``"dask"`` (:func:`fastgd.dask.train`).
     w_history, b_history : ndarray or None
@@ -186,6 +188,7 @@ def train(
     method: str = "gd",
     solver: str = "data",
     center: bool = False,
+    fit_intercept: bool = True,
     backend: str = "numba",
     w0: ArrayLike | None = None,
     b0: float = 0.0,
@@ -223,7 +226,12 @@ def train(
     center : bool
         Subtract column means on the fly (no copy of ``X``), which improves
         conditioning when features have large means. Results are reported
-        for the original features.
+        for the original features. With ``lr="auto"`` the intercept, which
+        then decouples from the weights, takes its own exact step, so a
+        steep intercept direction no longer slows the weights down.
+    fit_intercept : bool
+        ``False`` fits ``y ≈ X @ w`` with ``b`` held at 0 (``b0`` must be 0;
+        ``center`` is not allowed, since it would reintroduce an offset).
     backend : {"numba", "numpy"}
         ``"numba"`` runs the fused parallel kernels and a compiled loop;
         ``"numpy"`` runs the plain-numpy reference path (for debugging).
@@ -285,6 +293,8 @@ def train(
     one_dimensional = data.X.ndim == 1
     n_features = 1 if one_dimensional else data.X.shape[1]
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
+    if not fit_intercept and (center or b_start != 0.0):
+        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
 
     bar = _progress_bar(progress, iterations, data.X.size if solver == "data" else 0, callback)
     if bar is not None:
@@ -293,14 +303,16 @@ def train(
         callback = bar
     with numba_threads(n_threads), contextlib.nullcontext() if bar is None else bar:
         started = time.perf_counter()
-        epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(data, solver, center, lr is None, backend)
+        epoch_data, shift, lipschitz, setup_passes = _prepare_epochs(
+            data, solver, center, lr is None, backend, fit_intercept
+        )
         return run_descent(
             epoch_data,
             compiled=backend == "numba",
             w_start=w_start,
             b_start=b_start,
             shift=shift,
-            lr=1.0 / lipschitz if lr is None else lr,
+            lr=step_sizes(n_features, lr, lipschitz, center, fit_intercept),
             lipschitz=lipschitz,
             iterations=iterations,
             loss_threshold=threshold,
@@ -343,7 +355,7 @@ def run_descent(
     w_start: NDArray[np.float64],
     b_start: float,
     shift: NDArray[np.float64],
-    lr: float,
+    lr: float | NDArray[np.float64],
     lipschitz: float | None,
     iterations: int,
     loss_threshold: float | None,
@@ -363,11 +375,14 @@ def run_descent(
     :class:`~fastgd.loop.DataPass`, a :class:`~fastgd.loop.GramData`, or (with
     ``compiled=False``) an object with an ``epoch(params, grad)`` method.
     ``shift`` is the centring of the loop's parametrisation ``(x - shift).w + b``;
-    results are reported for ``x.w + b``. ``passes_per_iteration`` counts data
+    results are reported for ``x.w + b``. ``lr`` is one step size or one per
+    parameter (see :func:`step_sizes`). ``passes_per_iteration`` counts data
     passes (0 for the statistics solver); ``labels`` fills ``backend`` and ``solver``.
     """
     loop, evaluate_loss = (descent_loop_compiled, evaluate_compiled) if compiled else (descent_loop, evaluate)
     n_params = w_start.shape[0] + 1
+    steps = np.broadcast_to(np.asarray(lr, dtype=np.float64), (n_params,)).copy()
+    lr = float(steps[0])
     # The loop works in the centred parametrisation: (x - shift).w + b.
     params = np.append(w_start, b_start + shift @ w_start)
     loss_history = np.empty(iterations)
@@ -378,9 +393,9 @@ def run_descent(
     stop_reason = "iterations"
     done = 0
     while done < iterations:
-        steps = iterations - done if callback is None else min(callback_every, iterations - done)
+        n_steps = iterations - done if callback is None else min(callback_every, iterations - done)
         status, steps_done = loop(
-            epoch_data, params, lr, steps, -1.0 if loss_threshold is None else loss_threshold, DIVERGENCE_FACTOR,
+            epoch_data, params, steps, n_steps, -1.0 if loss_threshold is None else loss_threshold, DIVERGENCE_FACTOR,
             METHODS.index(method), previous, loop_state, loss_history, params_history, done, last_good,
         )  # fmt: skip
         done += steps_done
@@ -400,8 +415,9 @@ def run_descent(
     else:
         final_grad = np.empty_like(params)
         final_loss, final_pass = float(evaluate_loss(epoch_data, params, final_grad)), 1
-        start_norm = loop_state[2] if done > 0 else np.linalg.norm(final_grad)
-        gradient_ratio = float(np.linalg.norm(final_grad) / start_norm) if start_norm > 0 else 0.0
+        final_norm = stepped_gradient_norm(final_grad, steps)
+        start_norm = loop_state[2] if done > 0 else final_norm
+        gradient_ratio = float(final_norm / start_norm) if start_norm > 0 else 0.0
     seconds = time.perf_counter() - started
     if stop_reason == "iterations" and done > 0 and gradient_ratio > NOT_CONVERGED_GRADIENT_RATIO:
         warnings.warn(
@@ -433,13 +449,47 @@ def run_descent(
     )
 
 
-def _prepare_epochs(data: DataPass, solver: str, center: bool, automatic_lr: bool, backend: str):
-    """What the loop iterates on, the centring shift, ``L`` (if needed) and the passes spent getting them."""
+def step_sizes(
+    n_features: int, lr: float | None, lipschitz: float | None, center: bool, fit_intercept: bool
+) -> NDArray[np.float64]:
+    """One step size per parameter ``[w_1 .. w_d, b]``.
+
+    A given ``lr`` applies to all. With ``lr="auto"``, ``lipschitz`` is the
+    smoothness constant of the block being stepped at ``1 / L``: the whole
+    Hessian normally; the weights' block alone when the intercept is not
+    fitted (its step is 0) or when the features are centred. Centred, the
+    Hessian is block-diagonal with the intercept's curvature exactly 2, so
+    the intercept's step 1/2 solves for it exactly at every iteration.
+    """
+    automatic = lr is None
+    if automatic:
+        # L = 0 only for all-zero (or, centred, constant) features, whose gradient is 0: any step will do.
+        lr = 1.0 / lipschitz if lipschitz > 0 else 1.0
+    steps = np.full(n_features + 1, lr)
+    if not fit_intercept:
+        steps[-1] = 0.0
+    elif automatic and center:
+        steps[-1] = 0.5
+    return steps
+
+
+def _prepare_epochs(data: DataPass, solver: str, center: bool, automatic_lr: bool, backend: str, fit_intercept: bool):
+    """What the loop iterates on, the centring shift, ``L`` (if needed) and the passes spent getting them.
+
+    ``L`` is that of the weights' block alone when the intercept is stepped
+    separately (centred) or not at all; see :func:`step_sizes`.
+    """
     n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    weights_only = center or not fit_intercept
     if solver == "gram":
         stats = gram.statistics(data, backend=backend)
         shift = stats.mean[:n_features].copy() if center else np.zeros(n_features)
-        lipschitz = stepsize.exact_lipschitz(stats.hessian(center)) if automatic_lr else None
+        lipschitz = None
+        if automatic_lr:
+            hessian = stats.hessian(center)
+            lipschitz = stepsize.exact_lipschitz(hessian[:n_features, :n_features] if weights_only else hessian)
+            if center:
+                lipschitz = stepsize.floor_centred_lipschitz(lipschitz, shift)
         return stats.gram_data(center), shift, lipschitz, 1
     passes = 0
     shift = np.zeros(n_features)
@@ -449,8 +499,10 @@ def _prepare_epochs(data: DataPass, solver: str, center: bool, automatic_lr: boo
         data = data._replace(center=shift)
     lipschitz = None
     if automatic_lr:
-        lipschitz, power_passes = stepsize.power_iteration_lipschitz(data, backend)
+        lipschitz, power_passes = stepsize.power_iteration_lipschitz(data, backend, intercept=not weights_only)
         passes += power_passes
+        if center:
+            lipschitz = stepsize.floor_centred_lipschitz(lipschitz, shift)
     return data, shift, lipschitz, passes
 
 

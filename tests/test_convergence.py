@@ -43,8 +43,12 @@ def exact_lipschitz(X, sample_weight=None):
 def test_power_iteration_estimates_the_smoothness_constant(backend, center):
     X, y = scaled_problem()
     result = fastgd.train(X, y, iterations=0, center=center, backend=backend)
-    shifted = X - X.mean(axis=0) if center else X
-    exact = exact_lipschitz(shifted)
+    if center:
+        # Centred, the intercept is stepped on its own, so L is that of the weights' block: 2 lambda_max(Cov).
+        centred = X - X.mean(axis=0)
+        exact = 2 * np.linalg.eigvalsh(centred.T @ centred / len(X))[-1]
+    else:
+        exact = exact_lipschitz(X)
     # The Rayleigh quotient approaches lambda_max from below; stopping at 1e-3 relative change leaves it close.
     assert 0.99 * exact <= result.lipschitz <= exact * (1 + 1e-9)
     assert result.lr == pytest.approx(1.0 / result.lipschitz)
@@ -271,3 +275,40 @@ def test_unknown_options_are_rejected(kwargs, message):
     X, y = scaled_problem(n=50)
     with pytest.raises((ValueError, TypeError), match=message):
         fastgd.train(X, y, iterations=5, **kwargs)
+
+
+# --- the intercept: held at zero, or stepped on its own when centred -------------------------
+
+
+@pytest.mark.parametrize("solver", ["data", "gram"])
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_fit_intercept_false_fits_through_the_origin(solver, backend):
+    X, y = scaled_problem(scales=(1.0, 2.0, 0.5, 3.0), means=(1.0, -1.0, 0.5, 2.0))
+    expected = np.linalg.lstsq(X, y, rcond=None)[0]
+    result = fastgd.train(X, y, iterations=5000, method="nesterov", fit_intercept=False, solver=solver, backend=backend)
+    assert result.b == 0.0
+    np.testing.assert_allclose(result.w, expected, rtol=1e-7)
+    assert result.lipschitz == pytest.approx(2 * np.linalg.eigvalsh(X.T @ X / len(X))[-1], rel=1e-3)
+
+
+def test_fit_intercept_false_refuses_an_offset():
+    X, y = scaled_problem(n=50)
+    with pytest.raises(ValueError, match="fit_intercept=False holds b at 0"):
+        fastgd.train(X, y, iterations=5, fit_intercept=False, center=True)
+    with pytest.raises(ValueError, match="fit_intercept=False holds b at 0"):
+        fastgd.train(X, y, iterations=5, fit_intercept=False, b0=1.0)
+
+
+@pytest.mark.parametrize("solver", ["data", "gram"])
+def test_centred_auto_step_solves_the_intercept_exactly_and_is_not_slowed_by_it(solver):
+    # Features with small variance (like scikit-learn's diabetes data): the intercept's curvature (1)
+    # dwarfs theirs (0.0025), which would make a single step size crawl along the weights.
+    X, y = scaled_problem(scales=(0.05, 0.04, 0.06), means=(0.0, 0.0, 0.0), noise=0.1)
+    w, b = least_squares(X, y)
+    target = reference.mse(X, y, w, b) * (1 + 1e-9)
+    assert passes_to_reach(X, y, target, center=True, solver=solver) < 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        result = fastgd.train(X, y, iterations=3, center=True, solver=solver, record_params=True)
+    # After one step the intercept sits at its optimum for the current weights: mean(y) - mean(x).w.
+    assert result.b_history[1] == pytest.approx(y.mean() - X.mean(axis=0) @ result.w_history[1], rel=1e-12)
