@@ -21,10 +21,16 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm_binding
+from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import overload
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
-from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS
+from ._config import CACHE_LINE_BYTES, JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
+
+# LLVM 15 moved to opaque pointers, which renamed the overloaded intrinsic.
+_PREFETCH_INTRINSIC = "llvm.prefetch.p0" if llvm_binding.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
 
 # A cached function that calls a parallel kernel (the compiled training loop,
 # fused_loss_and_gradients itself) is loaded from numba's on-disk cache without
@@ -33,6 +39,28 @@ from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS
 # region (with a cache holding many signatures), and starting the layer first
 # cured it: numba.get_num_threads() starts it, once, here.
 numba.get_num_threads()
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to start loading the cache line of ``array.ravel()[index]`` (a hint, never a fault).
+
+    ``llvm.prefetch`` (read, high locality, data cache). An index past the
+    array's end is allowed: x86 prefetches of any address are harmless no-ops.
+    """
+    signature = types.void(array, index)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        int32 = ir.IntType(32)
+        function = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32]), _PREFETCH_INTRINSIC
+        )
+        builder.call(function, [address, int32(0), int32(3), int32(1)])
+        return context.get_dummy_value()
+
+    return signature, codegen
 
 
 def _target(y, i):
@@ -110,7 +138,9 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
     n_features = X.shape[1]
     loss_sum = 0.0
     residual_sum = 0.0
-    grad_row[:] = 0.0
+    # A fresh local accumulator rather than the caller's row of partials:
+    # LLVM then knows it aliases nothing else and vectorises the update.
+    gradient = np.zeros(n_features)
     for i in range(rows.shape[0]):
         residual = b - _target(targets, i)
         for j in range(n_features):
@@ -119,7 +149,73 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
         loss_sum += weighted * residual
         residual_sum += weighted
         for j in range(n_features):
-            grad_row[j] += weighted * rows[i, j]
+            gradient[j] += weighted * rows[i, j]
+    grad_row[:] = gradient
+    return loss_sum, residual_sum
+
+
+def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
+    # Two measured changes over the plain row loop (_chunk_sums_2d), on a
+    # 2-core Zen 5, 10^7 x 8 float64, one thread: 51% -> ~95% of the read-once
+    # roofline (scripts/bench_epoch.py).
+    # * Four rows at a time. With a runtime feature count LLVM vectorises
+    #   the loop over features 8 or 16 wide and unrolled, so for d = 8 it ran
+    #   the scalar remainder only; four independent dot products per pass
+    #   also hide the latency of their horizontal sums, and the gradient row
+    #   is loaded and stored once per four rows instead of once per row.
+    # * A software prefetch PREFETCH_BYTES ahead. Alone, the hardware
+    #   prefetcher let compute and memory take turns (epoch time ~ compute
+    #   time + read time); requesting lines early makes them overlap.
+    n_features = X.shape[1]
+    flat = X.reshape(-1)
+    line = max(1, CACHE_LINE_BYTES // X.itemsize)
+    ahead = PREFETCH_BYTES // X.itemsize
+    rows = X[start:stop]
+    targets = _rows(y, start, stop)
+    weights = _rows(sample_weight, start, stop)
+    n_rows = stop - start
+    loss_sum = 0.0
+    residual_sum = 0.0
+    # A fresh local accumulator rather than the caller's row of partials:
+    # LLVM then knows it aliases nothing else.
+    gradient = np.zeros(n_features)
+    n_quads = n_rows - n_rows % 4
+    for i in range(0, n_quads, 4):
+        offset = (start + i) * n_features + ahead
+        for k in range(0, 4 * n_features, line):
+            _prefetch(flat, offset + k)
+        x0 = rows[i]
+        x1 = rows[i + 1]
+        x2 = rows[i + 2]
+        x3 = rows[i + 3]
+        r0 = b - _target(targets, i)
+        r1 = b - _target(targets, i + 1)
+        r2 = b - _target(targets, i + 2)
+        r3 = b - _target(targets, i + 3)
+        for j in range(n_features):
+            r0 += x0[j] * w[j]
+            r1 += x1[j] * w[j]
+            r2 += x2[j] * w[j]
+            r3 += x3[j] * w[j]
+        s0 = _weight(weights, i) * r0
+        s1 = _weight(weights, i + 1) * r1
+        s2 = _weight(weights, i + 2) * r2
+        s3 = _weight(weights, i + 3) * r3
+        loss_sum += (s0 * r0 + s1 * r1) + (s2 * r2 + s3 * r3)
+        residual_sum += (s0 + s1) + (s2 + s3)
+        for j in range(n_features):
+            gradient[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j])
+    for i in range(n_quads, n_rows):
+        x = rows[i]
+        residual = b - _target(targets, i)
+        for j in range(n_features):
+            residual += x[j] * w[j]
+        weighted = _weight(weights, i) * residual
+        loss_sum += weighted * residual
+        residual_sum += weighted
+        for j in range(n_features):
+            gradient[j] += weighted * x[j]
+    grad_row[:] = gradient
     return loss_sum, residual_sum
 
 
@@ -127,6 +223,8 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
 def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_sums_1d
+    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
+        return _chunk_sums_2d_contiguous
     if isinstance(X, types.Array) and X.ndim == 2:
         return _chunk_sums_2d
     return None
