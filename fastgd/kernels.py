@@ -46,7 +46,8 @@ def _prefetch(typingctx, array, index):
     """Ask the CPU to start loading the cache line of ``array.ravel()[index]`` (a hint, never a fault).
 
     ``llvm.prefetch`` (read, high locality, data cache). An index past the
-    array's end is allowed: x86 prefetches of any address are harmless no-ops.
+    array's end is allowed: prefetch instructions never fault (x86 PREFETCHh,
+    AArch64 PRFM), so a hint past the data is a harmless no-op.
     """
     signature = types.void(array, index)
 
