@@ -206,10 +206,6 @@ def _run_fit(args: argparse.Namespace) -> int:
         except DivergenceError:
             raise
         except (TypeError, ValueError) as error:
-            if args.lr == "auto" and str(error).startswith("lr must be"):
-                raise DataError(
-                    "this fastgd's train() has no automatic learning rate; pass a number, e.g. --lr 0.1"
-                ) from None
             raise DataError(str(error)) from None
 
     summary = _fit_summary(

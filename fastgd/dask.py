@@ -12,8 +12,8 @@ driven by the very loop in-memory training uses (:func:`fastgd.training.run_desc
 What each pass costs, for ``n`` rows, ``d`` features and ``k`` row blocks:
 
 * ``solver="data"``: one setup pass (it validates every block, sums the
-  weights, and with ``lr="auto"`` or ``center=True`` computes the sufficient
-  statistics), then one pass and one round trip per iteration, plus one for
+  weights, and with ``lr="auto"`` computes the sufficient statistics, with
+  ``center=True`` alone the column means), then one pass and one round trip per iteration, plus one for
   the final loss. Each round trip ships ``d + 1`` floats to each block's task
   and ``d + 2`` floats back.
 * ``solver="gram"``: one pass in total. Each block returns its sufficient
@@ -72,7 +72,8 @@ def train(
 ) -> TrainResult:
     """Fit ``y ≈ X @ w + b`` by full-batch gradient descent on data held by Dask.
 
-    Takes the arguments of :func:`fastgd.train` (less ``backend``) and returns
+    Takes the arguments of :func:`fastgd.train` (less ``backend``,
+    ``fit_intercept`` and ``progress``; plus ``scheduler``) and returns
     the same :class:`~fastgd.TrainResult`, with ``backend="dask"``. Results
     equal in-memory training on the same data up to rounding.
 

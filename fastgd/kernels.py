@@ -49,6 +49,8 @@ def _prefetch(typingctx, array, index):
     array's end is allowed: prefetch instructions never fault (x86 PREFETCHh,
     AArch64 PRFM), so a hint past the data is a harmless no-op.
     """
+    if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
+        return None
     signature = types.void(array, index)
 
     def codegen(context, builder, sig, args):
@@ -170,7 +172,8 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
     n_features = X.shape[1]
     flat = X.reshape(-1)
     line = max(1, CACHE_LINE_BYTES // X.itemsize)
-    ahead = PREFETCH_BYTES // X.itemsize
+    # At least two groups of four rows ahead, or wide rows would prefetch the group in hand.
+    ahead = max(PREFETCH_BYTES // X.itemsize, 8 * n_features)
     rows = X[start:stop]
     targets = _rows(y, start, stop)
     weights = _rows(sample_weight, start, stop)

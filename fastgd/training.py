@@ -95,8 +95,9 @@ class TrainResult:
     w_history, b_history : ndarray or None
         Parameters at the start of each iteration, when ``record_params``.
     seconds : float
-        Wall time of training (setup passes and iterations; not validation
-        nor compilation).
+        Wall time of training: setup passes and iterations, not validation.
+        The first call for a given layout and dtype in a process also
+        includes loading the compiled code from numba's cache (or compiling).
     method, solver : str
         As requested.
     lipschitz : float or None

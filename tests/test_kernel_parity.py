@@ -110,3 +110,37 @@ def test_read_once_roofline_kernel_sums_what_an_epoch_reads():
 
     X, y, _, _ = make_problem(70_000, 3)
     assert read_once(X, y, chunk_rows_for(3)) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)
+
+
+# The C-ordered 2-D kernel takes rows four at a time: row counts of every
+# remainder modulo 4, with and without weights, and with y=None, the
+# Hessian-vector pass behind lr="auto" (targets read as zeros).
+TAIL_CASES = [(d, extra) for d in (3, 8) for extra in range(4)]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(("d", "extra"), TAIL_CASES, ids=[f"d{d}-tail{extra}" for d, extra in TAIL_CASES])
+def test_four_row_kernel_matches_reference_for_every_tail(d, extra, weighted):
+    n = 2 * chunk_rows_for(d) + 4 * 25 + extra
+    X, y, w, b = make_problem(n, d, seed=extra)
+    weights = np.random.default_rng(extra).uniform(0.0, 2.0, size=n) if weighted else None
+    check_parity(X, y, w, b, weights)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(("d", "extra"), TAIL_CASES, ids=[f"d{d}-tail{extra}" for d, extra in TAIL_CASES])
+def test_hessian_vector_pass_equals_reference_with_zero_targets(d, extra, weighted):
+    from fastgd.kernels import fused_loss_and_gradients
+
+    n = chunk_rows_for(d) + 4 * 25 + extra
+    X, _, w, b = make_problem(n, d, seed=extra)
+    weights = np.random.default_rng(extra).uniform(0.0, 2.0, size=n) if weighted else None
+    total_weight = float(n if weights is None else weights.sum())
+    grad_w = np.empty(d)
+    loss, grad_b = fused_loss_and_gradients(X, None, weights, total_weight, w, b, chunk_rows_for(d), grad_w)
+    zeros = np.zeros(n)
+    loss_bound, grad_w_bound, grad_b_bound, _ = rounding_bounds(X, zeros, w, b, weights)
+    expected = reference.loss_and_gradients(X, zeros, w, b, weights)
+    assert_within(loss, expected[0], loss_bound, "loss")
+    assert_within(grad_w, expected[1], grad_w_bound, "dL/dw")
+    assert_within(grad_b, expected[2], grad_b_bound, "dL/db")

@@ -42,8 +42,8 @@ class KernelSpeedup(DatasetBenchmark):
     Measured with all threads, the default users get; ``scripts/bench_epoch.py
     --threads 1`` gives the one-thread figure.
 
-    PERFORMANCE.md: numba's thread pool can keep spinning after a parallel
-    region and slow numpy's BLAS down in the same process, so the two
+    Why separate processes: numba's thread pool can keep spinning after a
+    parallel region and slow numpy's BLAS down in the same process, so the two
     backends are timed in two fresh worker processes, one after the other,
     on the same saved data set.
     """
