@@ -20,11 +20,14 @@ import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
-SCALES = np.array([1.0, 2.0, 5.0, 10.0, 0.5, 0.2, 3.0, 1.0])
-MEANS = np.array([3.0, -2.0, 10.0, 0.0, 1.0, -5.0, 0.5, 2.0])
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "asv_bench" / "benchmarks"))
+
+import _workload  # found through the path added just above
+
 CONTENDERS = [
     "numpy.linalg.lstsq",
     "sklearn LinearRegression",
@@ -38,18 +41,6 @@ CONTENDERS = [
 ]
 
 
-def make_data(rows: int, features: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    scales = np.resize(SCALES, features)
-    means = np.resize(MEANS, features)
-    X = rng.standard_normal((rows, features))
-    X *= scales
-    X += means
-    y = X @ np.linspace(-2.0, 3.0, features) + 4.0
-    y += rng.standard_normal(rows)
-    return X, y
-
-
 def mse(X, y, w, b) -> float:
     import fastgd
 
@@ -57,7 +48,7 @@ def mse(X, y, w, b) -> float:
 
 
 def run_one(name: str, rows: int, features: int, optimum: float | None, rel: float, max_passes: int) -> dict:
-    X, y = make_data(rows, features)
+    X, y = _workload.generate_convergence_data(rows, features)
     threshold = None if optimum is None else optimum * (1 + rel)
     passes = None
     if name.startswith("fastgd"):
@@ -110,7 +101,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per contender (median reported)")
     parser.add_argument("--rel", type=float, default=1e-6, help="relative loss gap that counts as optimal")
     parser.add_argument("--max-passes", type=int, default=3000)
-    parser.add_argument("--only", default=None, help="comma-separated contender names (default: all)")
+    parser.add_argument("--only", default=None, help="contender names separated by semicolons (default: all)")
     parser.add_argument("--run", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--optimum", type=float, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,7 +119,7 @@ def main() -> None:
         return json.loads(output.strip().splitlines()[-1])
 
     optimum = spawn("numpy.linalg.lstsq", None)["loss"]
-    names = CONTENDERS if args.only is None else [n.strip() for n in args.only.split(",")]
+    names = CONTENDERS if args.only is None else [n.strip() for n in args.only.split(";")]
     import numba
 
     print(f"{args.rows:,} rows x {args.features} features, float64; optimum loss {optimum:.10g} (numpy.linalg.lstsq)")

@@ -144,6 +144,8 @@ def test_the_suite_has_every_kind_of_benchmark():
         "roofline.Roofline.track_epoch_fraction_of_read_once",
         "environment.Threading.track_threading_layer_in_use",
         "environment.track_numba_thread_pool",
+        "convergence.TimeToOptimum.time_to_optimum",
+        "convergence.PassesToOptimum.track_passes",
     }
     assert names == expected
 

@@ -74,6 +74,27 @@ def generate_data(rows: int, features: int, dtype: str) -> tuple[np.ndarray, np.
     return X, y
 
 
+# Per-feature scales and means of the convergence problem: unequal scales
+# and non-zero means make it ill-conditioned, as real features often are.
+CONVERGENCE_SCALES = np.array([1.0, 2.0, 5.0, 10.0, 0.5, 0.2, 3.0, 1.0])
+CONVERGENCE_MEANS = np.array([3.0, -2.0, 10.0, 0.0, 1.0, -5.0, 0.5, 2.0])
+
+
+def generate_convergence_data(rows: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """float64 regression data with features of different scales and means, for time-to-optimum runs.
+
+    ``X[:, j] ~ N(mean_j, scale_j²)`` (the 8 scales and means above, repeated
+    for more features), ``y = X @ linspace(-2, 3, d) + 4 + N(0, 1)``.
+    """
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, features))
+    X *= np.resize(CONVERGENCE_SCALES, features)
+    X += np.resize(CONVERGENCE_MEANS, features)
+    y = X @ np.linspace(-2.0, 3.0, features) + 4.0
+    y += rng.standard_normal(rows)
+    return X, y
+
+
 def dataset_paths(directory: str | os.PathLike, rows: int, features: int, dtype: str) -> tuple[Path, Path]:
     """Where the ``.npy`` files of one data set live inside ``directory``."""
     stem = f"{rows}x{features}-{dtype}-seed{SEED}"
