@@ -21,16 +21,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ._config import CACHE_LINE_BYTES, JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
-
-# LLVM 15 moved to opaque pointers, which renamed the overloaded intrinsic.
-_PREFETCH_INTRINSIC = "llvm.prefetch.p0" if llvm_binding.llvm_version_info[0] >= 15 else "llvm.prefetch.p0i8"
 
 # A cached function that calls a parallel kernel (the compiled training loop,
 # fused_loss_and_gradients itself) is loaded from numba's on-disk cache without
@@ -57,8 +52,9 @@ def _prefetch(typingctx, array, index):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
         int32 = ir.IntType(32)
-        function = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32]), _PREFETCH_INTRINSIC
+        # declare_intrinsic mangles the name for this llvmlite's pointer type, as numba does for llvm.memset.
+        function = builder.module.declare_intrinsic(
+            "llvm.prefetch", [address.type], ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32])
         )
         builder.call(function, [address, int32(0), int32(3), int32(1)])
         return context.get_dummy_value()
