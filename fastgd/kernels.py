@@ -219,12 +219,79 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
     return loss_sum, residual_sum
 
 
+def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row):
+    # In a Fortran-ordered X each column of the chunk is one contiguous run,
+    # so the chunk goes column by column: residuals += column * w_j, then each
+    # gradient is a dot product of a column with the weighted residuals. Both
+    # loops are unit-stride and vectorise whatever d is; the second sweep
+    # reads the chunk (2^15 elements) from cache, so memory still sees one
+    # read. Columns go four at a time, so the residuals are loaded and stored
+    # once per four columns. The row loop of _chunk_sums_2d ran at 11-43% of
+    # the read-once roofline on such data (2-core Zen 5, d = 8 and 64).
+    columns = X.T  # C-ordered (d, n): columns[j, start:stop] is contiguous
+    targets = _rows(y, start, stop)
+    weights = _rows(sample_weight, start, stop)
+    n_rows = stop - start
+    n_features = X.shape[1]
+    n_quads = n_features - n_features % 4
+    residuals = np.empty(n_rows)
+    for i in range(n_rows):
+        residuals[i] = b - _target(targets, i)
+    for j in range(0, n_quads, 4):
+        c0 = columns[j, start:stop]
+        c1 = columns[j + 1, start:stop]
+        c2 = columns[j + 2, start:stop]
+        c3 = columns[j + 3, start:stop]
+        w0, w1, w2, w3 = w[j], w[j + 1], w[j + 2], w[j + 3]
+        for i in range(n_rows):
+            residuals[i] += (c0[i] * w0 + c1[i] * w1) + (c2[i] * w2 + c3[i] * w3)
+    for j in range(n_quads, n_features):
+        column = columns[j, start:stop]
+        weight_j = w[j]
+        for i in range(n_rows):
+            residuals[i] += column[i] * weight_j
+    loss_sum = 0.0
+    residual_sum = 0.0
+    for i in range(n_rows):
+        weighted = _weight(weights, i) * residuals[i]
+        loss_sum += weighted * residuals[i]
+        residual_sum += weighted
+        residuals[i] = weighted
+    for j in range(0, n_quads, 4):
+        c0 = columns[j, start:stop]
+        c1 = columns[j + 1, start:stop]
+        c2 = columns[j + 2, start:stop]
+        c3 = columns[j + 3, start:stop]
+        t0 = 0.0
+        t1 = 0.0
+        t2 = 0.0
+        t3 = 0.0
+        for i in range(n_rows):
+            t0 += residuals[i] * c0[i]
+            t1 += residuals[i] * c1[i]
+            t2 += residuals[i] * c2[i]
+            t3 += residuals[i] * c3[i]
+        grad_row[j] = t0
+        grad_row[j + 1] = t1
+        grad_row[j + 2] = t2
+        grad_row[j + 3] = t3
+    for j in range(n_quads, n_features):
+        column = columns[j, start:stop]
+        total = 0.0
+        for i in range(n_rows):
+            total += residuals[i] * column[i]
+        grad_row[j] = total
+    return loss_sum, residual_sum
+
+
 @overload(_chunk_sums, jit_options=OVERLOAD_OPTIONS)
 def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_sums_1d
     if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
         return _chunk_sums_2d_contiguous
+    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
+        return _chunk_sums_2d_fortran
     if isinstance(X, types.Array) and X.ndim == 2:
         return _chunk_sums_2d
     return None
@@ -253,10 +320,24 @@ def _chunk_predict_2d(X, w, b, start, stop, out):
         predictions[i] = total
 
 
+def _chunk_predict_2d_fortran(X, w, b, start, stop, out):
+    # Column by column, as in _chunk_sums_2d_fortran: unit-stride and vectorised.
+    columns = X.T
+    predictions = out[start:stop]
+    predictions[:] = b
+    for j in range(X.shape[1]):
+        column = columns[j, start:stop]
+        weight_j = w[j]
+        for i in range(predictions.shape[0]):
+            predictions[i] += column[i] * weight_j
+
+
 @overload(_chunk_predict, jit_options=OVERLOAD_OPTIONS)
 def _chunk_predict_overload(X, w, b, start, stop, out):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_predict_1d
+    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
+        return _chunk_predict_2d_fortran
     if isinstance(X, types.Array) and X.ndim == 2:
         return _chunk_predict_2d
     return None
@@ -384,10 +465,26 @@ def _chunk_read_2d_contiguous(X, y, start, stop):
     return total
 
 
+def _chunk_read_2d_fortran(X, y, start, stop):
+    # Each column of the chunk is contiguous in a Fortran-ordered X.
+    columns = X.T
+    targets = y[start:stop]
+    total = 0.0
+    for j in range(X.shape[1]):
+        column = columns[j, start:stop]
+        for i in range(column.shape[0]):
+            total += column[i]
+    for i in range(targets.shape[0]):
+        total += targets[i]
+    return total
+
+
 @overload(_chunk_read, jit_options=OVERLOAD_OPTIONS)
 def _chunk_read_overload(X, y, start, stop):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_read_1d
+    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
+        return _chunk_read_2d_fortran
     if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
         return _chunk_read_2d_contiguous
     if isinstance(X, types.Array) and X.ndim == 2:

@@ -61,10 +61,16 @@ def measure(args: argparse.Namespace, directory: str) -> dict:
     """Run every worker and return their raw results together."""
     shape = (args.rows, args.features, args.dtype)
     _workload.ensure_dataset(directory, *shape)
-    record = {"rows": args.rows, "features": args.features, "dtype": args.dtype, "threads": args.threads}
+    record = {
+        "rows": args.rows, "features": args.features, "dtype": args.dtype, "threads": args.threads, "order": args.order,
+    }  # fmt: skip
     # The reference first, in its own process; then the kernels and the roofline together.
-    record["numpy"] = _workload.run_epoch_worker(directory, *shape, "numpy", args.threads, args.repeats)
-    record["numba"] = _workload.run_epoch_worker(directory, *shape, "numba", args.threads, args.repeats, read_once=True)
+    record["numpy"] = _workload.run_epoch_worker(
+        directory, *shape, "numpy", args.threads, args.repeats, order=args.order
+    )
+    record["numba"] = _workload.run_epoch_worker(
+        directory, *shape, "numba", args.threads, args.repeats, read_once=True, order=args.order
+    )
     for backend in ("numba", "numpy"):
         record[f"{backend}_memory"] = _workload.run_memory_worker(
             directory, *shape, backend, args.threads, args.iterations
@@ -90,7 +96,8 @@ def markdown_row(record: dict) -> str:
         for backend in ("numba", "numpy")
     )
     cells = (
-        f"{record['rows']:,} × {record['features']}, {record['dtype']}",
+        f"{record['rows']:,} × {record['features']}, {record['dtype']}"
+        + (", Fortran order" if record.get("order") == "F" else ""),
         f"{record['numba_threads']} ({record['threading_layer']})",
         _megabytes(data_bytes),
         _milliseconds(record["numba"]["epoch"]),
@@ -112,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", default="all", help="'all' (numba's pool) or a number; a number also limits BLAS")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per measurement (default 7)")
     parser.add_argument("--iterations", type=int, default=10, help="training iterations for the memory figure")
+    parser.add_argument(
+        "--order", choices=("C", "F"), default="C", help="memory order of X for the epoch timings (memory: always C)"
+    )
     parser.add_argument("--data-dir", help="keep the generated data set here (default: a temporary directory)")
     parser.add_argument("--json", help="also write every raw figure to this JSON file")
     parser.add_argument("--no-header", action="store_true", help="print the table row only")

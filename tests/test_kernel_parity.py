@@ -144,3 +144,23 @@ def test_hessian_vector_pass_equals_reference_with_zero_targets(d, extra, weight
     assert_within(loss, expected[0], loss_bound, "loss")
     assert_within(grad_w, expected[1], grad_w_bound, "dL/dw")
     assert_within(grad_b, expected[2], grad_b_bound, "dL/db")
+
+
+# Fortran-ordered X takes its own column-by-column kernels (epoch, predictions,
+# read-once), four columns at a time: feature counts of every remainder modulo
+# 4, row counts around the chunk, with and without weights.
+FORTRAN_CASES = [(d, n_kind) for d in (2, 4, 5, 7) for n_kind in ("short", "chunks")]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize(("d", "n_kind"), FORTRAN_CASES, ids=[f"d{d}-{kind}" for d, kind in FORTRAN_CASES])
+def test_fortran_kernels_match_reference(d, n_kind, weighted):
+    from fastgd.kernels import read_once
+
+    n = 3 if n_kind == "short" else 2 * chunk_rows_for(d) + 7
+    X, y, w, b = make_problem(n, d, seed=d)
+    weights = np.random.default_rng(d).uniform(0.0, 2.0, size=n) if weighted else None
+    X_fortran = np.asfortranarray(X)
+    assert X_fortran.flags.f_contiguous and not X_fortran.flags.c_contiguous
+    check_parity(X_fortran, y, w, b, weights)
+    assert read_once(X_fortran, y, chunk_rows_for(d)) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)

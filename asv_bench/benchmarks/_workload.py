@@ -332,12 +332,12 @@ def _run_worker(*arguments: str) -> dict:
 
 def run_epoch_worker(
     directory: str | os.PathLike, rows: int, features: int, dtype: str, backend: str, threads: str,
-    repeats: int, read_once: bool = False,
+    repeats: int, read_once: bool = False, order: str = "C",
 ) -> dict:  # fmt: skip
     """Time epochs of one backend in a fresh process; see the ``epoch`` command."""
     arguments = [
         "epoch", "--directory", str(directory), "--rows", str(rows), "--features", str(features),
-        "--dtype", dtype, "--backend", backend, "--threads", threads, "--repeats", str(repeats),
+        "--dtype", dtype, "--backend", backend, "--threads", threads, "--repeats", str(repeats), "--order", order,
     ]  # fmt: skip
     return _run_worker(*arguments, *(["--read-once"] if read_once else []))
 
@@ -354,6 +354,8 @@ def run_memory_worker(
 
 def _epoch_command(args: argparse.Namespace) -> dict:
     X, y = load_dataset(args.directory, args.rows, args.features, args.dtype)
+    if args.order == "F":
+        X = np.asfortranarray(X)  # a copy made before any timing; both timed functions read it
     setting = ThreadSetting(args.threads)
     try:
         functions = {"epoch": epoch_callable(X, y, args.backend)}
@@ -399,6 +401,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", default="all")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--order", choices=("C", "F"), default="C", help="memory order of X for the epoch command")
     parser.add_argument(
         "--read-once", action="store_true", help="also time the read-once roofline, in turns with the epoch"
     )
