@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import kernels
-from ._config import GRAM_BLOCK_ROWS, gram_chunk_rows
+from ._config import GRAM_BLAS_BLOCK_BYTES, GRAM_BLAS_MIN_FEATURES, GRAM_BLOCK_ROWS, gram_chunk_rows
 from .loop import DataPass, GramData
 
 
@@ -132,10 +132,42 @@ def statistics(
     if backend == "numpy":
         return reference_statistics(data.X, data.y, data.sample_weight)
     n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    if n_features >= GRAM_BLAS_MIN_FEATURES:
+        return _blocked_blas_statistics(data.X, data.y, data.sample_weight)
     weight, mean, scatter = kernels.sufficient_statistics(
         data.X, data.y, data.sample_weight, gram_chunk_rows(data.X.shape[0], n_features), GRAM_BLOCK_ROWS
     )
     return SufficientStatistics(float(weight), mean, scatter)
+
+
+def _blocked_blas_statistics(X, y, sample_weight) -> SufficientStatistics:
+    """The statistics of wide data: float64 row blocks, centred and multiplied by numpy's BLAS.
+
+    Each block of about ``GRAM_BLAS_BLOCK_BYTES`` is copied to float64 (the
+    only temporary), centred at its own weighted mean and turned into its
+    scatter matrix by one matrix product; blocks merge in order with
+    :meth:`SufficientStatistics.merge`. Memory traffic is one read of the
+    data. The results do not depend on numba's thread count; BLAS may round
+    differently with its own thread count.
+    """
+    n_rows, n_features = X.shape
+    p = n_features + 1
+    block_rows = max(GRAM_BLOCK_ROWS, GRAM_BLAS_BLOCK_BYTES // (8 * p))
+    merged = SufficientStatistics(0.0, np.zeros(p), np.zeros((p, p)))
+    for start in range(0, n_rows, block_rows):
+        stop = min(start + block_rows, n_rows)
+        block = np.empty((stop - start, p))
+        block[:, :n_features] = X[start:stop]
+        block[:, n_features] = y[start:stop]
+        weights = None if sample_weight is None else sample_weight[start:stop]
+        total = float(stop - start) if weights is None else float(weights.sum())
+        if total == 0.0:
+            continue
+        mean = block.mean(axis=0) if weights is None else weights @ block / total
+        block -= mean
+        scatter = block.T @ (block if weights is None else block * weights[:, None])
+        merged = merged.merge(SufficientStatistics(total, mean, 0.5 * (scatter + scatter.T)))
+    return merged
 
 
 def reference_statistics(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> SufficientStatistics:

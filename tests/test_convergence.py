@@ -149,6 +149,27 @@ def test_sufficient_statistics_kernel_matches_reference(d, weighted):
     np.testing.assert_allclose(fast.scatter, slow.scatter, rtol=1e-10, atol=1e-9 * np.abs(slow.scatter).max())
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_wide_data_statistics_from_blas_blocks_match_reference(monkeypatch, dtype, weighted):
+    from fastgd._config import GRAM_BLAS_MIN_FEATURES
+
+    d = GRAM_BLAS_MIN_FEATURES + 3
+    X, y, _, _ = make_problem(2_503, d, dtype, seed=5)
+    X = X + np.asarray(50.0, dtype=dtype)  # large means: each block is centred before its product
+    weights = np.random.default_rng(0).uniform(0, 2, size=2_503) if weighted else None
+    if weighted:
+        weights[:600] = 0.0  # a whole block of zero weight is skipped, not divided by zero
+    # Blocks of 256 rows: ten blocks and a short last one.
+    monkeypatch.setattr(gram, "GRAM_BLAS_BLOCK_BYTES", 256 * 8 * (d + 1))
+    fast = gram.statistics(X, y, weights)
+    slow = gram.reference_statistics(X, y, weights)
+    assert fast.total_weight == pytest.approx(slow.total_weight, rel=1e-12)
+    np.testing.assert_allclose(fast.mean, slow.mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast.scatter, slow.scatter, rtol=1e-10, atol=1e-10 * np.abs(slow.scatter).max())
+    np.testing.assert_array_equal(fast.scatter, fast.scatter.T)
+
+
 def test_statistics_of_parts_merge_to_the_statistics_of_the_whole():
     X, y, _, _ = make_problem(10_000, 3, seed=6)
     whole = gram.statistics(X, y)
