@@ -9,8 +9,12 @@ How a pass is organised:
 * rows are cut into chunks of a fixed size that depends only on the number of
   features (:func:`fastgd._config.chunk_rows_for`);
 * each chunk accumulates its partial sums in float64 scalars and one float64
-  row of gradient sums, reading each element of ``X`` and ``y`` exactly once,
-  with no per-row temporaries;
+  row of gradient sums, reading each element of ``X`` and ``y`` from memory
+  exactly once, with no per-row temporaries. C-ordered ``X`` goes row by row
+  (four rows at a time); Fortran-ordered ``X`` goes column by column, keeping
+  the chunk's residuals in one chunk-sized buffer (at most 2^15 rows, in
+  cache) between a residual sweep and a gradient sweep; other layouts take a
+  plain row loop;
 * partial sums are then added in chunk order.
 
 So the result does not depend on how many threads ran the chunks, and small
