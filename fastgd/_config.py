@@ -62,8 +62,8 @@ GRAM_BLOCK_ROWS: int = 256
 # (fastgd.gram._blocked_blas_statistics) instead of the numba kernel, whose
 # rank-one updates stream the whole (d+1)^2 scatter matrix through the cache
 # for every row. Best of 3 on the 2-core Zen 5, kernel vs BLAS: d = 8 (10^6
-# rows) 0.015 vs 0.043 s; d = 32 (5*10^5) 0.062 vs 0.051 s; d = 64 (2*10^5)
-# 0.086 vs 0.042 s; d = 256 (10^5) 0.64 vs 0.13 s; d = 1,500 (2*10^4) 6.8 vs 0.59 s.
+# rows) 0.014 vs 0.039 s; d = 32 (5*10^5) 0.052 vs 0.045 s; d = 64 (2*10^5)
+# 0.075 vs 0.040 s; d = 256 (10^5) 0.64 vs 0.16 s; d = 1,500 (2*10^4) 6.8 vs 0.58 s.
 GRAM_BLAS_MIN_FEATURES: int = 48
 GRAM_BLAS_BLOCK_BYTES: int = 32 << 20
 

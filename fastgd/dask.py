@@ -13,8 +13,8 @@ What each pass costs, for ``n`` rows, ``d`` features and ``k`` row blocks:
 
 * ``solver="data"``: one setup pass (it validates every block, sums the
   weights, and with ``lr="auto"`` computes the sufficient statistics, with
-  ``center=True`` alone the column means), then one pass and one round trip per iteration, plus one for
-  the final loss. Each round trip ships ``d + 1`` floats to each block's task
+  ``center=True`` alone the column means), then one pass and one round trip
+  per iteration, plus one for the final loss. Each round trip ships ``d + 1`` floats to each block's task
   and ``d + 2`` floats back.
 * ``solver="gram"``: one pass in total. Each block returns its sufficient
   statistics (``(d + 1)^2`` floats), merged exactly on the client; the

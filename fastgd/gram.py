@@ -141,14 +141,13 @@ def statistics(
 
 
 def _blocked_blas_statistics(X, y, sample_weight) -> SufficientStatistics:
-    """The statistics of wide data: float64 row blocks, centred and multiplied by numpy's BLAS.
+    """The statistics of wide data: :func:`reference_statistics` per row block, merged in order.
 
-    Each block of about ``GRAM_BLAS_BLOCK_BYTES`` is copied to float64 (the
-    only temporary), centred at its own weighted mean and turned into its
-    scatter matrix by one matrix product; blocks merge in order with
-    :meth:`SufficientStatistics.merge`. Memory traffic is one read of the
-    data. The results do not depend on numba's thread count; BLAS may round
-    differently with its own thread count.
+    Each block of about ``GRAM_BLAS_BLOCK_BYTES`` becomes a float64 copy whose
+    centred scatter is one BLAS matrix product, so temporaries stay
+    block-sized and memory traffic is one read of the data. Blocks of zero
+    total weight are skipped. The results do not depend on numba's thread
+    count; BLAS may round differently with its own thread count.
     """
     n_rows, n_features = X.shape
     p = n_features + 1
@@ -156,17 +155,14 @@ def _blocked_blas_statistics(X, y, sample_weight) -> SufficientStatistics:
     merged = SufficientStatistics(0.0, np.zeros(p), np.zeros((p, p)))
     for start in range(0, n_rows, block_rows):
         stop = min(start + block_rows, n_rows)
-        block = np.empty((stop - start, p))
-        block[:, :n_features] = X[start:stop]
-        block[:, n_features] = y[start:stop]
         weights = None if sample_weight is None else sample_weight[start:stop]
-        total = float(stop - start) if weights is None else float(weights.sum())
-        if total == 0.0:
+        if weights is not None and not weights.sum() > 0:
             continue
-        mean = block.mean(axis=0) if weights is None else weights @ block / total
-        block -= mean
-        scatter = block.T @ (block if weights is None else block * weights[:, None])
-        merged = merged.merge(SufficientStatistics(total, mean, 0.5 * (scatter + scatter.T)))
+        block = reference_statistics(X[start:stop], y[start:stop], weights)
+        # Exactly symmetric blocks keep the merged matrix exactly symmetric.
+        merged = merged.merge(
+            SufficientStatistics(block.total_weight, block.mean, 0.5 * (block.scatter + block.scatter.T))
+        )
     return merged
 
 
@@ -174,11 +170,16 @@ def reference_statistics(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | 
     """The same statistics in plain numpy (two passes, O(n d) temporaries): the oracle."""
     X = np.asarray(X, dtype=np.float64)
     Z = np.column_stack([X.reshape(X.shape[0], -1), np.asarray(y, dtype=np.float64)])
-    weights = np.ones(Z.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sample_weight is None:
+        total = float(Z.shape[0])
+        mean = Z.mean(axis=0)
+        Z -= mean  # Z is a fresh copy: centre it in place
+        return SufficientStatistics(total, mean, Z.T @ Z)
+    weights = np.asarray(sample_weight, dtype=np.float64)
     total = float(weights.sum())
     mean = weights @ Z / total
-    centred = Z - mean
-    return SufficientStatistics(total, mean, centred.T @ (centred * weights[:, None]))
+    Z -= mean
+    return SufficientStatistics(total, mean, Z.T @ (Z * weights[:, None]))
 
 
 def reference_loss_and_gradients(data: GramData, w: NDArray[np.float64], b: float):
