@@ -12,10 +12,11 @@ with either backend.
 """
 
 from . import reference
+from .errors import ConvergenceWarning, DivergenceError
 from .gram import SufficientStatistics
 from .ops import loss_and_gradients, predict
 from .plotting import plot_fit, plot_loss
-from .training import ConvergenceWarning, DivergenceError, TrainResult, train
+from .training import TrainResult, train
 
 __all__ = [
     "ConvergenceWarning",

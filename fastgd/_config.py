@@ -73,3 +73,13 @@ def gram_chunk_rows(n_rows: int, n_features: int) -> int:
     p = n_features + 1
     max_chunks = max(1, min(GRAM_MAX_CHUNKS, GRAM_PARTIALS_BYTES // (8 * p * p)))
     return max(GRAM_BLOCK_ROWS, -(-n_rows // max_chunks))
+
+
+# Up to this many features every solver starts with the sufficient
+# statistics (one pass): they give the preconditioner, the exact step size
+# and an exact convergence test. Wider data gets its means and spreads from a
+# cheaper pass and an estimated error (fastgd.convergence).
+STATISTICS_MAX_FEATURES: int = 2048
+
+# solver="auto" uses the statistics solver up to this many features.
+GRAM_AUTO_MAX_FEATURES: int = STATISTICS_MAX_FEATURES

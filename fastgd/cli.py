@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import io
 import json
 import os
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__, demo
+from .errors import advice_syntax
 from .io import (
     CSV_READERS,
     DataError,
@@ -46,7 +46,7 @@ from .io import (
     write_atomic,
 )
 from .progress import ProgressBar, choose_callback_every
-from .training import DivergenceError, train
+from .training import METHODS, SOLVERS, DivergenceError, train
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -94,6 +94,16 @@ def _int_list(text: str) -> list[int]:
     return [_positive_int(part) for part in text.split(",") if part.strip()]
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
+    return value
+
+
 def _learning_rate(text: str) -> str | float:
     if text.strip().lower() == "auto":
         return "auto"
@@ -106,17 +116,6 @@ def _learning_rate(text: str) -> str | float:
     return value
 
 
-def _choices(name: str) -> tuple[str, ...] | None:
-    """The values fastgd.training offers for an option (None, accepting anything, if it lists none)."""
-    from . import training
-
-    return getattr(training, name, None)
-
-
-def _train_parameters() -> set[str]:
-    return set(inspect.signature(train).parameters)
-
-
 # ------------------------------------------------------------------- fit --
 
 
@@ -125,7 +124,7 @@ def _format_table(rows: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
 
-def _fit_summary(args: argparse.Namespace, data: Any, result: Any, passed: dict[str, Any]) -> dict[str, Any]:
+def _fit_summary(args: argparse.Namespace, data: Any, result: Any) -> dict[str, Any]:
     summary = {
         "data": str(data.path),
         "rows": data.n_rows,
@@ -138,14 +137,25 @@ def _fit_summary(args: argparse.Namespace, data: Any, result: Any, passed: dict[
         "max_iterations": args.iterations,
         "stop_reason": result.stop_reason,
         "loss_threshold": args.loss_threshold,
-        "lr": float(result.lr),
+        "converged": bool(result.converged),
+        "coef_error": _json_number(result.coef_error),
+        "tol": float(result.tol),
+        "lr": _json_number(result.lr),
         "lr_requested": args.lr,
+        "method": result.method,
+        "solver": result.solver,
+        "center": bool(result.center),
+        "scale": bool(result.scale),
         "backend": result.backend,
         "seconds": float(result.seconds),
         "fastgd_version": __version__,
     }
-    summary.update(passed)
     return summary
+
+
+def _json_number(value: float) -> float | None:
+    """``value``, or None where JSON has no number for it (NaN, infinity)."""
+    return float(value) if np.isfinite(value) else None
 
 
 def _print_fit(summary: dict[str, Any]) -> None:
@@ -157,14 +167,20 @@ def _print_fit(summary: dict[str, Any]) -> None:
     for name, value in zip(names, summary["coef"], strict=True):
         print(f"{name:<{width}}  {value:>16.10g}")
     print(f"{'(intercept)':<{width}}  {summary['intercept']:>16.10g}\n")
-    lr_text = f"{summary['lr']:.6g}" + (" (auto)" if summary["lr_requested"] == "auto" else "")
+    if summary["lr"] is None:
+        lr_text = "exact line search (cg)"
+    else:
+        lr_text = f"{summary['lr']:.6g}" + (" (auto)" if summary["lr_requested"] == "auto" else "")
+    error = summary["coef_error"]
+    error_text = "unknown" if error is None else f"{error:.2g}"
     rows = [
         ("final loss (MSE)", f"{summary['final_loss']:.10g}"),
+        ("converged", f"{'yes' if summary['converged'] else 'NO'} (coefficient error {error_text}, tol {summary['tol']:g})"),
         ("iterations", f"{summary['n_iter']:,} of at most {summary['max_iterations']:,}"),
         ("stop reason", summary["stop_reason"]),
         ("learning rate", lr_text),
     ]
-    rows += [(option, str(summary[option])) for option in ("method", "solver", "center") if option in summary]
+    rows += [(option, str(summary[option])) for option in ("method", "solver", "center", "scale")]
     rows += [("backend", summary["backend"]), ("training time", f"{summary['seconds']:.3f} s")]
     print(_format_table(rows))
 
@@ -183,16 +199,15 @@ def _run_fit(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "iterations": args.iterations,
         "loss_threshold": args.loss_threshold,
+        "tol": args.tol,
+        # A number for --lr asks for a learning rate, which conjugate gradients do not take.
+        "method": args.method or ("cg" if args.lr == "auto" else "gd"),
+        "solver": args.solver,
+        "center": args.center,
+        "scale": args.scale,
         "backend": args.backend,
         "n_threads": args.threads,
     }
-    # Newer training options pass straight through, when this fastgd's train() has them.
-    for option in ("method", "solver", "center"):
-        value = getattr(args, option)
-        if value is not None and value is not False:
-            if option not in _train_parameters():
-                raise DataError(f"--{option} needs a fastgd whose train() has a {option}= option; this one has none")
-            options[option] = value
     features = None if args.features is None else [name for name in args.features.split(",") if name.strip()]
     data = load_training_data(args.data, args.target, features, reader=args.reader, log=log)
 
@@ -200,7 +215,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         if bar.enabled:
             options.update(callback=bar, callback_every=choose_callback_every(args.iterations, data.X.size))
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with advice_syntax("cli"), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 result = train(data.X, data.y, **options)
         except DivergenceError:
@@ -208,9 +223,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as error:
             raise DataError(str(error)) from None
 
-    summary = _fit_summary(
-        args, data, result, {key: options[key] for key in ("method", "solver", "center") if key in options}
-    )
+    summary = _fit_summary(args, data, result)
     summary["warnings"] = [str(warning.message) for warning in caught]
     for message in summary["warnings"]:
         print(f"{args.prog}: warning: {message}", file=sys.stderr)
@@ -224,7 +237,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         log(f"wrote {args.json}")
     if args.save_model is not None:
         training = {"data": str(data.path), "rows": data.n_rows, "max_iterations": args.iterations}
-        training.update({key: summary[key] for key in ("method", "solver", "center") if key in summary})
+        training.update({key: summary[key] for key in ("method", "solver", "center", "scale", "converged", "coef_error")})
         model = LinearModel.from_result(result, data.feature_names, data.target_name, **training)
         save_model(args.save_model, model)
         log(f"wrote model {args.save_model}")
@@ -404,16 +417,38 @@ def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
     )
     fit.add_argument("--loss-threshold", type=float, default=None, metavar="X", help="stop once the loss is <= X")
     fit.add_argument(
-        "--method", choices=_choices("METHODS"), default=None, help="descent method (default: fastgd.train's default)"
+        "--tol",
+        type=_non_negative_float,
+        default=1e-8,
+        metavar="X",
+        help="stop once every standardised coefficient, |w_j - w*_j| * std(x_j) / std(y), is within X of the "
+        "least-squares solution; warn if a run ends above it (default 1e-8, as GDRegressor)",
+    )
+    fit.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="'cg': conjugate gradients, the optimum in about d iterations (the default; 'gd' when --lr is a "
+        "number); 'nesterov': accelerated gradient descent; 'gd': gradient descent",
     )
     fit.add_argument(
         "--solver",
-        choices=_choices("SOLVERS"),
-        default=None,
-        help="'gram': one pass over the data, then O(d^2) iterations",
+        choices=SOLVERS,
+        default="auto",
+        help="'gram': one pass over the data, then O(d^2) iterations; 'data': a pass per iteration; "
+        "'auto' (default): gram up to 2048 features",
     )
     fit.add_argument(
-        "--center", action="store_true", help="centre the features on the fly (helps when they have large means)"
+        "--center",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="centre the features on the fly (default: on, unless --lr is a number)",
+    )
+    fit.add_argument(
+        "--scale",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="divide the features by their spread on the fly (default: on, unless --lr is a number)",
     )
     fit.add_argument("--threads", type=_positive_int, default=None, help="numba threads (default: all)")
     fit.add_argument(

@@ -38,9 +38,11 @@ from dask.core import flatten
 from numpy.typing import ArrayLike, NDArray
 
 from . import gram, kernels, stepsize, validation
-from ._config import chunk_rows_for
-from .loop import DataPass
-from .training import METHODS, SOLVERS, Callback, TrainResult, check_choice, numba_threads, run_descent, step_sizes
+from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for
+from .convergence import Moments
+from .loop import DataPass, from_model_gradient, to_model
+from .setup import make_plan, resolve_options
+from .training import Callback, Epochs, TrainResult, check_tol, numba_threads, run_descent
 
 __all__ = ["DaskPasses", "RechunkWarning", "RowBlocks", "train"]
 
@@ -58,9 +60,12 @@ def train(
     lr: float | str = "auto",
     iterations: int,
     loss_threshold: float | None = None,
+    tol: float | None = None,
     method: str = "gd",
     solver: str = "data",
-    center: bool = False,
+    center: bool | None = None,
+    scale: bool | None = None,
+    fit_intercept: bool = True,
     sample_weight: da.Array | ArrayLike | None = None,
     w0: ArrayLike | None = None,
     b0: float = 0.0,
@@ -72,10 +77,11 @@ def train(
 ) -> TrainResult:
     """Fit ``y ≈ X @ w + b`` by full-batch gradient descent on data held by Dask.
 
-    Takes the arguments of :func:`fastgd.train` (less ``backend``,
-    ``fit_intercept`` and ``progress``; plus ``scheduler``) and returns
-    the same :class:`~fastgd.TrainResult`, with ``backend="dask"``. Results
-    equal in-memory training on the same data up to rounding.
+    Takes the arguments of :func:`fastgd.train` (less ``backend`` and
+    ``progress``; plus ``scheduler``) and returns the same
+    :class:`~fastgd.TrainResult`, with ``backend="dask"``, the same
+    convergence test and the same checks. Results equal in-memory training
+    on the same data up to rounding.
 
     Parameters
     ----------
@@ -86,15 +92,11 @@ def train(
     y : dask.array.Array or array_like, shape (n,)
         Targets; re-chunked to ``X``'s row chunks when they differ (an
         in-memory array is cut into them).
-    lr : float or "auto"
-        Learning rate. ``"auto"`` uses ``1 / L`` with the exact smoothness
-        constant ``L`` from the setup pass's sufficient statistics (one pass,
-        ``O(n d^2)`` flops; in-memory :func:`fastgd.train` estimates ``L`` by
-        power iteration instead, a few passes that each would be a round
-        trip here, so its ``lr`` can be up to 0.1% larger).
-    iterations, loss_threshold, method, solver, center, w0, b0, record_params, callback, callback_every :
-        As in :func:`fastgd.train`. Each ``solver="data"`` iteration is one
-        pass over the data and one round trip to the scheduler;
+    lr, iterations, loss_threshold, tol, method, solver, center, scale, fit_intercept, w0, b0, record_params, callback, callback_every :
+        As in :func:`fastgd.train`. The setup pass computes the sufficient
+        statistics (up to 2,048 features; else the columns' moments), so
+        ``lr="auto"`` is exact. Each ``solver="data"`` iteration is one pass
+        over the data and one round trip to the scheduler;
         ``solver="gram"`` costs one pass in all.
     sample_weight : dask.array.Array or array_like, shape (n,), optional
         Non-negative weights, re-chunked like ``y``.
@@ -122,75 +124,82 @@ def train(
         If shapes do not match, chunk sizes are unknown, or a block holds a
         NaN or infinity (the message names the row), or a negative weight.
     DivergenceError
-        If the loss becomes non-finite or grows far above its start.
+        As :func:`fastgd.train`.
 
     Examples
     --------
     >>> import dask.array as da, numpy as np, fastgd.dask
     >>> x = da.from_array(np.linspace(0.0, 1.0, 1000), chunks=250)
-    >>> result = fastgd.dask.train(x, 3.0 * x + 2.0, solver="gram", iterations=5000, scheduler="threads")
+    >>> result = fastgd.dask.train(x, 3.0 * x + 2.0, solver="gram", method="cg", iterations=100, scheduler="threads")
     >>> round(result.w, 6), round(result.b, 6), result.passes
     (3.0, 2.0, 1)
     """
-    method = check_choice(method, "method", METHODS)
-    solver = check_choice(solver, "solver", SOLVERS)
     automatic_lr = isinstance(lr, str) and lr == "auto"
     fixed_lr = None if automatic_lr else validation.check_learning_rate(lr)
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
+    tol_value = check_tol(tol)
     callback_every = max(1, validation.check_iterations(callback_every, "callback_every"))
     if n_threads is not None and validation.check_iterations(n_threads, "n_threads") < 1:
         raise ValueError(f"n_threads must be at least 1, got {n_threads}")
     X, y, sample_weight = _as_row_blocks(X, y, sample_weight)
     one_dimensional = X.ndim == 1
     n_features = 1 if one_dimensional else X.shape[1]
+    options = resolve_options(
+        method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=fixed_lr,
+        n_features=n_features,
+    )  # fmt: skip
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
+    if not fit_intercept and b_start != 0.0:
+        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
 
     started = time.perf_counter()
     # Loaded into the workers' memory once; every later pass reads it from there.
     X, y, sample_weight = dask.persist(X, y, sample_weight, scheduler=scheduler)
     blocks = RowBlocks(X, y, sample_weight, scheduler=scheduler, n_threads=n_threads)
-    shift = np.zeros(n_features)
-    lipschitz = None
-    if solver == "gram" or automatic_lr:
-        stats = blocks.statistics()
-        if center:
-            shift = stats.mean[:n_features].copy()
-        if automatic_lr:
-            # As fastgd.train: centred, the intercept decouples and takes its own step (step_sizes).
-            hessian = stats.hessian(center)
-            lipschitz = stepsize.exact_lipschitz(hessian[:n_features, :n_features] if center else hessian)
-            if center:
-                lipschitz = stepsize.floor_centred_lipschitz(lipschitz, stats.mean[:n_features])
-        total_weight = stats.total_weight
+    statistics = None
+    if options.solver == "gram" or n_features <= STATISTICS_MAX_FEATURES:
+        statistics = blocks.statistics()
+        total_weight = statistics.total_weight
     else:
-        total_weight, column_means = blocks.weight_and_means()
-        if center:
-            shift = column_means
+        moments = blocks.moments()
+        total_weight = moments.total_weight
     if not total_weight > 0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
-    if solver == "gram":
-        epoch_data, compiled, passes_per_iteration = stats.gram_data(center), True, 0
+    if statistics is not None:
+        moments = Moments.from_statistics(statistics)
+    setup_passes = [1]
+
+    def estimate_lipschitz(shift, scale_factors, intercept):
+        passes = DaskPasses(blocks, moments.total_weight, shift, scale_factors, targets=False)
+        lipschitz, count = stepsize.power_iteration_lipschitz(passes, "numpy", intercept=intercept)
+        setup_passes[0] += count
+        return lipschitz
+
+    plan = make_plan(options, moments, statistics, estimate_lipschitz)
+    data_passes = DaskPasses(blocks, moments.total_weight, plan.shift, plan.scale)
+    hessian_passes = DaskPasses(blocks, moments.total_weight, plan.shift, plan.scale, targets=False)
+    if options.solver == "gram":
+        gram_data = statistics.gram_data(plan.shift, plan.scale)
+        epochs = Epochs(
+            gram_data, gram_data._replace(cov_xy=np.zeros(n_features), var_y=0.0, mean_y=0.0), True, 0,
+            check=data_passes, check_compiled=False, backend="dask", solver="gram",
+        )  # fmt: skip
     else:
-        epoch_data, compiled, passes_per_iteration = DaskPasses(blocks, total_weight, shift), False, 1
+        epochs = Epochs(data_passes, hessian_passes, False, 1, backend="dask", solver="data")
+    epochs.setup_passes = setup_passes[0]
     return run_descent(
-        epoch_data,
-        compiled=compiled,
+        epochs,
+        plan,
         w_start=w_start,
         b_start=b_start,
-        shift=shift,
-        lr=step_sizes(n_features, fixed_lr, lipschitz, center, fit_intercept=True),
-        lipschitz=lipschitz,
         iterations=iterations,
         loss_threshold=threshold,
-        method=method,
+        tol=tol_value,
         record_params=record_params,
         callback=callback,
         callback_every=callback_every,
         one_dimensional=one_dimensional,
-        setup_passes=1,
-        passes_per_iteration=passes_per_iteration,
-        labels={"backend": "dask", "solver": solver},
         started=started,
     )
 
@@ -237,14 +246,13 @@ class RowBlocks:
             merged = merged.merge(stats)
         return merged
 
-    def weight_and_means(self) -> tuple[float, NDArray[np.float64]]:
-        """Validate every block; return the total weight and the weighted column means (one pass)."""
-        # At w = 0, b = 1 with no targets every residual is 1: the "loss" sums the
-        # weights and the "gradient" is twice the weighted column sums.
-        totals = _sum_in_order(self._map_validated(_block_weight_and_column_sums))
-        total_weight = float(totals[0])
-        # A zero total is reported by the caller; the means are then meaningless anyway.
-        return total_weight, totals[1:-1] / (2.0 * total_weight if total_weight > 0 else 1.0)
+    def moments(self) -> Moments:
+        """Validate every block; merge their column moments in block order (one pass)."""
+        parts = self._map_validated(_block_moments)
+        merged = parts[0]
+        for part in parts[1:]:
+            merged = merged.merge(part)
+        return merged
 
     def _map_validated(self, function: Callable[[DataPass], Any]) -> list[Any]:
         arguments = [(function, index, first_row, self.n_threads) for index, first_row in enumerate(self.first_rows)]
@@ -275,23 +283,35 @@ def _distributed_client(scheduler: Any):
 class DaskPasses:
     """Epoch data for the shared loop: each ``epoch`` call is one pass over the row blocks.
 
-    The loop's parametrisation is ``(x - shift).w + b``; the blocks see
-    ``x.w + (b - shift.w)``, and the gradient is mapped back on the client.
+    The loop's parametrisation is ``(x - center) . (scale * v) + c`` (see
+    :mod:`fastgd.setup`); the blocks see the plain model ``x . w + b``, and
+    the gradient is mapped back on the client. With ``targets=False`` the
+    blocks take ``y = 0``: the "loss" at ``v`` is then ``v' H v`` and the
+    "gradient" ``2 H v``, a Hessian-vector product.
     """
 
-    def __init__(self, blocks: RowBlocks, total_weight: float, shift: NDArray[np.float64]):
+    def __init__(
+        self,
+        blocks: RowBlocks,
+        total_weight: float,
+        center: NDArray[np.float64],
+        scale: NDArray[np.float64],
+        *,
+        targets: bool = True,
+    ):
         self.blocks = blocks
         self.total_weight = total_weight
-        self.shift = shift
+        self.center = center
+        self.scale = scale
+        self.targets = targets
+        self.n_params = center.shape[0] + 1
 
     def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
         """Return the loss at ``params`` and write its gradient into ``grad`` (one round trip)."""
-        n_features = params.shape[0] - 1
-        block_params = params.copy()
-        block_params[-1] -= self.shift @ params[:n_features]
-        totals = _sum_in_order(self.blocks.map(_block_gradient_sums, block_params, self.blocks.n_threads))
+        w, b = to_model(self, params)
+        totals = _sum_in_order(self.blocks.map(_block_gradient_sums, np.append(w, b), self.targets, self.blocks.n_threads))
         grad[:] = totals[1:] / self.total_weight
-        grad[:n_features] -= grad[n_features] * self.shift
+        from_model_gradient(self, grad)
         return float(totals[0] / self.total_weight)
 
 
@@ -377,15 +397,19 @@ def _check_numeric(dtype: np.dtype, name: str) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _block_gradient_sums(X, y, sample_weight, params, n_threads) -> NDArray[np.float64]:
-    """``[sum s r^2, 2 sum s r x_1, ..., 2 sum s r x_d, 2 sum s r]`` for ``r = x.w + b - y`` over one block."""
+def _block_gradient_sums(X, y, sample_weight, params, targets, n_threads) -> NDArray[np.float64]:
+    """``[sum s r^2, 2 sum s r x_1, ..., 2 sum s r x_d, 2 sum s r]`` for ``r = x.w + b - y`` over one block.
+
+    With ``targets=False``, ``y`` is taken as zero.
+    """
     n_features = params.shape[0] - 1
     sums = np.empty(n_features + 2)
     with numba_threads(n_threads):
         # total_weight = 1 gives raw sums; the client divides by the total weight once.
         loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
-            X, y, sample_weight, 1.0, params[:n_features], params[n_features], chunk_rows_for(n_features), sums[1:-1]
-        )
+            X, y if targets else None, sample_weight, 1.0, params[:n_features], params[n_features],
+            chunk_rows_for(n_features), sums[1:-1],
+        )  # fmt: skip
     sums[0] = loss_sum
     sums[-1] = intercept_sum
     return sums
@@ -395,11 +419,8 @@ def _block_statistics(data: DataPass) -> gram.SufficientStatistics:
     return gram.statistics(data)
 
 
-def _block_weight_and_column_sums(data: DataPass) -> NDArray[np.float64]:
-    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
-    params = np.zeros(n_features + 1)
-    params[-1] = 1.0
-    return _block_gradient_sums(data.X, None, data.sample_weight, params, None)
+def _block_moments(data: DataPass) -> Moments:
+    return gram.column_moments(data)
 
 
 def _validated_call(X, y, sample_weight, function, block_index: int, first_row: int, n_threads):
@@ -419,7 +440,7 @@ def _validated_call(X, y, sample_weight, function, block_index: int, first_row: 
         )
     n_features = 1 if X.ndim == 1 else X.shape[1]
     total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
-    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), chunk_rows_for(n_features))
+    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features))
     with numba_threads(n_threads):
         return function(data)
 

@@ -19,59 +19,62 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import training as _training
-from .training import BACKENDS, METHODS, SOLVERS, DivergenceError, numba_threads
+from .errors import advice_syntax
+from .training import BACKENDS, METHODS, SOLVERS, numba_threads
 
 __all__ = ["GDRegressor"]
 
 
 class GDRegressor(RegressorMixin, BaseEstimator):
-    """Linear least squares fitted by full-batch gradient descent, with fastgd's kernels.
+    """Linear least squares fitted by gradient methods, with fastgd's kernels.
 
     Minimises the (sample-weighted) mean squared error
-    ``sum_i s_i (y_i - x_i.w - b)^2 / sum_i s_i`` without regularisation, so
-    at convergence it agrees with :class:`sklearn.linear_model.LinearRegression`.
-    Every iteration uses all the data (no sampling), so runs are deterministic.
+    ``sum_i s_i (y_i - x_i.w - b)^2 / sum_i s_i`` without regularisation, and
+    with its defaults reaches :class:`sklearn.linear_model.LinearRegression`'s
+    coefficients (to ``tol`` in standardised units) on badly scaled and
+    collinear data, or warns. Every iteration uses all the data (no
+    sampling), so fits are deterministic.
 
     Parameters
     ----------
     learning_rate : "auto" or float, default="auto"
-        Step size. ``"auto"`` uses ``1 / L`` for the loss's smoothness
-        constant ``L`` (power iteration on the data; exact with
-        ``solver="gram"``), which never diverges. A float is used as given.
+        Step size of ``method="gd"`` and ``"nesterov"``. ``"auto"`` uses
+        ``1 / L`` for the loss's smoothness constant ``L`` (exact from the
+        sufficient statistics), halved should the loss ever rise. A float is
+        used as given (in standardised units when ``scale``). Conjugate
+        gradients take no learning rate.
     max_iter : int, default=1000
-        Most gradient-descent iterations (each one a full pass over the data,
-        or an ``O(d^2)`` step with ``solver="gram"``).
-    tol : float or None, default=1e-4
-        Stopping tolerance, in units of the training R² (:meth:`score`). Every
-        ``n_iter_no_change`` iterations the loss is compared with the best
-        loss seen at earlier checks; a check *fails* when the loss has
-        improved by less than ``tol * Var(y)`` (``Var(y)``, the weighted
-        variance of the targets, is the loss of the best constant
-        prediction, so this is a gain in R² below ``tol``). Training stops
-        after two failing checks in a row (one check could land on one of
-        Nesterov's momentum restarts, where the loss briefly rises). ``None``
-        runs all ``max_iter`` iterations.
-    n_iter_no_change : int, default=10
-        Iterations between the checks of ``tol``. The compiled loop runs
-        uninterrupted between checks.
+        Most iterations (each one a pass over the data with
+        ``solver="data"``, an ``O(d^2)`` step with ``solver="gram"``).
+    tol : float or None, default=1e-8
+        Stop once the largest error of a standardised coefficient,
+        ``|w_j - w*_j| * std(x_j) / std(y)``, is at most ``tol``
+        (``coef_error_``; exact up to 2,048 features, estimated above). A fit
+        that ends above it warns. The default is tighter than
+        :func:`fastgd.train`'s 1e-6 because conjugate gradients make the last
+        digits nearly free, and two fits of the same data then agree to
+        about 1e-8 (scikit-learn's estimator checks compare them at 1e-7).
+        ``None``: :func:`fastgd.train`'s rule (``1e-6``; with an explicit
+        ``learning_rate``, all ``max_iter`` iterations, checked at the end).
     fit_intercept : bool, default=True
         Fit ``b``; if False, ``b = 0`` and ``center`` is ignored.
-    method : {"nesterov", "gd"}, default="nesterov"
-        Nesterov's accelerated gradient with adaptive restart (far fewer
-        iterations on ill-conditioned data), or plain gradient descent.
-    solver : {"data", "gram"}, default="data"
-        ``"data"``: each iteration is a pass over the data. ``"gram"``: one
-        pass computes sufficient statistics, then each iteration costs
-        ``O(d^2)``; best when ``n >> d`` and ``d`` is at most a few thousand.
-    center : bool, default=True
-        Subtract column means on the fly (no copy of ``X``), which makes
-        data with large feature means much better conditioned. Coefficients
-        are always reported for the original features.
+    method : {"cg", "nesterov", "gd"}, default="cg"
+        Conjugate gradients with exact step lengths (the optimum in about
+        ``d`` iterations), Nesterov's accelerated gradient with adaptive
+        restart, or plain gradient descent.
+    solver : {"auto", "data", "gram"}, default="auto"
+        ``"gram"``: one pass computes sufficient statistics, then each
+        iteration costs ``O(d^2)``. ``"data"``: each iteration is a pass over
+        the data. ``"auto"``: ``"gram"`` up to 2,048 features.
+    center, scale : bool, default=True
+        Standardise the features inside the kernels (no copy of ``X``):
+        subtract their means, divide by their spreads. Coefficients are
+        always reported for the original features.
     warm_start : bool, default=False
         Start from the previous fit's ``coef_`` and ``intercept_`` (when the
         number of features is unchanged) instead of zeros.
     verbose : int, default=0
-        Print the loss at every check of ``tol`` when positive.
+        Print the loss every 10 iterations when positive.
     backend : {"numba", "numpy"}, default="numba"
         fastgd's fused parallel kernels, or its plain-numpy reference path
         (for debugging; much slower).
@@ -91,7 +94,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         ``loss_curve_[k]`` is the (weighted) mean squared error at the start
         of iteration ``k``.
     learning_rate_ : float
-        The step size used.
+        The step size used (NaN for conjugate gradients).
+    converged_ : bool
+        Whether ``coef_error_ <= tol``.
+    coef_error_ : float
+        The largest error of a standardised coefficient at the end of the fit.
     n_features_in_ : int
         Number of features seen during :meth:`fit`.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -101,7 +108,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     See Also
     --------
     fastgd.train : The function this estimator calls.
-    sklearn.linear_model.SGDRegressor : Stochastic gradient descent, with regularisation.
+    sklearn.linear_model.LinearRegression : The exact solution by a direct solver.
 
     Examples
     --------
@@ -109,9 +116,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     >>> from fastgd.estimator import GDRegressor
     >>> X = np.random.default_rng(0).normal(size=(200, 3))
     >>> y = X @ np.array([1.0, -2.0, 0.5]) + 3.0
-    >>> model = GDRegressor(tol=1e-8).fit(X, y)
-    >>> np.round(model.coef_, 4).tolist(), round(model.intercept_, 4)
-    ([1.0, -2.0, 0.5], 3.0)
+    >>> model = GDRegressor().fit(X, y)
+    >>> np.round(model.coef_, 6).tolist(), round(model.intercept_, 6), model.converged_
+    ([1.0, -2.0, 0.5], 3.0, True)
     """
 
     def __init__(
@@ -119,12 +126,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         *,
         learning_rate: str | float = "auto",
         max_iter: int = 1000,
-        tol: float | None = 1e-4,
-        n_iter_no_change: int = 10,
+        tol: float | None = 1e-8,
         fit_intercept: bool = True,
-        method: str = "nesterov",
-        solver: str = "data",
+        method: str = "cg",
+        solver: str = "auto",
         center: bool = True,
+        scale: bool = True,
         warm_start: bool = False,
         verbose: int = 0,
         backend: str = "numba",
@@ -133,18 +140,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
         self.fit_intercept = fit_intercept
         self.method = method
         self.solver = solver
         self.center = center
+        self.scale = scale
         self.warm_start = warm_start
         self.verbose = verbose
         self.backend = backend
         self.n_threads = n_threads
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> GDRegressor:
-        """Fit the linear model by gradient descent.
+        """Fit the linear model.
 
         Parameters
         ----------
@@ -165,12 +172,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Raises
         ------
         fastgd.DivergenceError
-            If the loss diverges (with ``learning_rate="auto"`` it does not in practice).
+            If the loss diverges (only possible with a fixed ``learning_rate``).
 
         Warns
         -----
         sklearn.exceptions.ConvergenceWarning
-            If ``max_iter`` stopped training before ``tol`` was met.
+            If the fit ended with ``coef_error_`` above ``tol``; the message
+            says by how much and which parameters converge.
         """
         self._check_parameters()
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True)
@@ -185,53 +193,39 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
         n_features = X.shape[1]
         warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (n_features,)
-        w0 = self.coef_ if warm else None
-        b0 = float(self.intercept_) if warm and self.fit_intercept else 0.0
-        stopping = _EarlyStopping(self.tol, _target_variance(y, sample_weight), self.n_iter_no_change, self.verbose)
         options = {
             "lr": self.learning_rate,
             "iterations": self.max_iter,
+            "tol": self.tol,
             "method": self.method,
             "solver": self.solver,
+            "center": self.center and self.fit_intercept,
+            "scale": self.scale,
+            "fit_intercept": self.fit_intercept,
             "backend": self.backend,
-            "w0": w0,
-            "b0": b0,
+            "w0": self.coef_ if warm else None,
+            "b0": float(self.intercept_) if warm and self.fit_intercept else 0.0,
             "sample_weight": sample_weight,
-            "callback": None if self.tol is None else stopping,
-            "callback_every": self.n_iter_no_change,
         }
-        try:
-            with numba_threads(self.n_threads), warnings.catch_warnings():
-                # fastgd's own warning uses its fixed gradient criterion; the scikit-learn warning below
-                # reports on ``tol`` instead, and one warning is enough.
-                warnings.simplefilter("ignore", _training.ConvergenceWarning)
-                result = _training.train(
-                    X, y, center=self.center and self.fit_intercept, fit_intercept=self.fit_intercept, **options
-                )
-        except DivergenceError as error:
-            raise DivergenceError(
-                f"{error} GDRegressor's inputs may be badly scaled: standardise the features, e.g. "
-                "make_pipeline(StandardScaler(), GDRegressor()), or use learning_rate='auto'.",
-                iteration=error.iteration,
-                lr=error.lr,
-                w=error.w,
-                b=error.b,
-                loss_history=error.loss_history,
-            ) from error
+        if self.verbose:
+            options.update(callback=_print_progress, callback_every=10)
+        with numba_threads(self.n_threads), advice_syntax("estimator"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", _training.ConvergenceWarning)
+            result = _training.train(X, y, **options)
+        for warning in caught:
+            if issubclass(warning.category, _training.ConvergenceWarning):
+                # scikit-learn's category, so model selection tools see it; the message is already in its syntax.
+                warnings.warn(f"GDRegressor: {warning.message}", ConvergenceWarning, stacklevel=2)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
         self.coef_ = np.asarray(result.w, dtype=np.float64).reshape(n_features)
         self.intercept_ = float(result.b)
         self.n_iter_ = int(result.n_iter)
         self.loss_curve_ = result.loss_history
         self.learning_rate_ = float(result.lr)
-        if self.tol is not None and result.stop_reason == "iterations":
-            warnings.warn(
-                f"GDRegressor reached max_iter={self.max_iter} before the loss stopped improving by "
-                f"tol={self.tol:g} (in R² units) per {self.n_iter_no_change} iterations. Increase max_iter, "
-                "use method='nesterov', or standardise the features (e.g. with StandardScaler).",
-                ConvergenceWarning,
-                stacklevel=2,
-            )
+        self.converged_ = bool(result.converged)
+        self.coef_error_ = float(result.coef_error)
         return self
 
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -258,9 +252,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         _check_integer(self.max_iter, "max_iter", minimum=1)
         if self.tol is not None:
             _check_real(self.tol, "tol", "None or a non-negative float", positive=False)
-        _check_integer(self.n_iter_no_change, "n_iter_no_change", minimum=1)
         _check_integer(self.verbose, "verbose", minimum=0)
-        for name in ("fit_intercept", "center", "warm_start"):
+        for name in ("fit_intercept", "center", "scale", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"The '{name}' parameter of GDRegressor must be a bool; got {getattr(self, name)!r}.")
         for name, choices in (("method", METHODS), ("solver", SOLVERS), ("backend", BACKENDS)):
@@ -268,8 +261,17 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 raise ValueError(
                     f"The '{name}' parameter of GDRegressor must be one of {choices}; got {getattr(self, name)!r}."
                 )
+        if self.method == "cg" and self.learning_rate != "auto":
+            raise ValueError(
+                "The 'learning_rate' parameter of GDRegressor is not used by method='cg' (it takes exact step "
+                "lengths); leave learning_rate='auto', or use method='nesterov' or 'gd' with a fixed rate."
+            )
         if self.n_threads is not None:
             _check_integer(self.n_threads, "n_threads", minimum=1)
+
+
+def _print_progress(iteration: int, loss: float, w, b: float) -> None:
+    print(f"-- Iteration {iteration + 1}, loss: {loss:.6g}")
 
 
 def _check_integer(value: object, name: str, minimum: int) -> None:
@@ -285,50 +287,3 @@ def _check_real(value: object, name: str, expected: str, positive: bool) -> None
         raise TypeError(f"The '{name}' parameter of GDRegressor must be {expected}; got {value!r}.")
     if not np.isfinite(value) or value < 0 or (positive and value == 0):
         raise ValueError(f"The '{name}' parameter of GDRegressor must be {expected}; got {value!r}.")
-
-
-def _target_variance(y: NDArray[np.floating], sample_weight: NDArray[np.float64] | None) -> float:
-    """Weighted variance of ``y``: the loss of the best constant prediction (mean of squares if ``y`` is constant)."""
-    y = np.asarray(y, dtype=np.float64)
-    weights = np.ones_like(y) if sample_weight is None else sample_weight
-    total = weights.sum()
-    if not total > 0:
-        return 0.0  # fastgd.train rejects these weights with a clear message
-    mean = weights @ y / total
-    variance = float(weights @ (y - mean) ** 2 / total)
-    return variance if variance > 0 else float(weights @ y**2 / total)
-
-
-class _EarlyStopping:
-    """The ``tol`` rule, as a :func:`fastgd.train` callback (returning False stops training).
-
-    Called every ``window`` iterations with the loss of the latest one. A
-    check fails when the loss is not below the best loss of the earlier
-    checks by more than ``tol * scale``; two failures in a row stop. The
-    final call after ``max_iter`` may follow a shorter window; it does not
-    count, so it cannot declare convergence on too little evidence.
-    """
-
-    def __init__(self, tol: float | None, scale: float, window: int, verbose: int):
-        self.tol = tol
-        self.scale = scale
-        self.window = window
-        self.verbose = verbose
-        self.best_loss = np.inf
-        self.failed_checks = 0
-        self.last_iteration = -1
-
-    def __call__(self, iteration: int, loss: float, w, b: float) -> bool:
-        full_window = iteration - self.last_iteration >= self.window
-        self.last_iteration = iteration
-        improvement = self.best_loss - loss
-        self.best_loss = min(self.best_loss, loss)
-        if not full_window:
-            return True
-        # Written so that a zero scale (y == 0) stops only when the loss stops improving at all.
-        failed = not improvement > self.tol * self.scale
-        self.failed_checks = self.failed_checks + 1 if failed else 0
-        if self.verbose:
-            gain = improvement / self.scale if self.scale > 0 else float("nan")
-            print(f"-- Iteration {iteration + 1}, loss: {loss:.6g}, R² gain since the last check: {gain:.3g}")
-        return self.failed_checks < 2

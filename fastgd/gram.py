@@ -24,7 +24,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import kernels
 from ._config import GRAM_BLAS_BLOCK_BYTES, GRAM_BLAS_MIN_FEATURES, GRAM_BLOCK_ROWS, gram_chunk_rows
-from .loop import DataPass, GramData
+from .convergence import Moments
+from .loop import DataPass, GramData, prepare_data
 
 
 @dataclass(frozen=True)
@@ -72,30 +73,43 @@ class SufficientStatistics:
         )
         return SufficientStatistics(total, self.mean + delta * (other.total_weight / total), scatter)
 
-    def gram_data(self, center: bool) -> GramData:
-        """The statistics as the loop's epoch input; ``center`` picks the parametrisation."""
+    def gram_data(self, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> GramData:
+        """The statistics as the loop's epoch input, for the model ``(x - shift) . (scale * v) + c``.
+
+        ``shift`` and ``scale`` have one entry per feature (zeros and ones
+        for the plain model ``x . w + b``).
+        """
         d = self.n_features
         covariance = self.scatter / self.total_weight
-        mean_x = self.mean[:d]
-        offset = np.zeros(d) if center else mean_x.copy()
         return GramData(
-            np.ascontiguousarray(covariance[:d, :d]),
-            covariance[:d, d].copy(),
+            np.ascontiguousarray(covariance[:d, :d] * np.outer(scale, scale)),
+            covariance[:d, d] * scale,
             float(covariance[d, d]),
             float(self.mean[d]),
-            offset,
+            (self.mean[:d] - shift) * scale,
         )
 
-    def hessian(self, center: bool) -> NDArray[np.float64]:
-        """``[X 1]^T S [X 1] / total_weight`` (half the loss's Hessian) in the chosen parametrisation."""
+    def hessian(self, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Half the loss's Hessian, ``E_s[z z^T]`` for ``z = [(x - shift) * scale, 1]``, of size ``(d+1, d+1)``."""
         d = self.n_features
-        covariance = self.scatter[:d, :d] / self.total_weight
-        offset = np.zeros(d) if center else self.mean[:d]
+        offset = (self.mean[:d] - shift) * scale
         hessian = np.empty((d + 1, d + 1))
-        hessian[:d, :d] = covariance + np.outer(offset, offset)
+        hessian[:d, :d] = self.scatter[:d, :d] / self.total_weight * np.outer(scale, scale) + np.outer(offset, offset)
         hessian[:d, d] = hessian[d, :d] = offset
         hessian[d, d] = 1.0
         return hessian
+
+    def feature_spread(self, centred: bool) -> NDArray[np.float64]:
+        """Each feature's weighted standard deviation (``centred``) or root mean square."""
+        d = self.n_features
+        second_moment = np.diag(self.scatter)[:d] / self.total_weight
+        if not centred:
+            second_moment = second_moment + self.mean[:d] ** 2
+        return np.sqrt(np.maximum(second_moment, 0.0))
+
+    def target_moments(self) -> tuple[float, float]:
+        """The weighted mean and variance of ``y``."""
+        return float(self.mean[-1]), max(float(self.scatter[-1, -1] / self.total_weight), 0.0)
 
     def least_squares(self) -> tuple[NDArray[np.float64], float]:
         """The exact minimiser ``(w, b)`` of the (weighted) mean squared error, for comparison.
@@ -123,12 +137,7 @@ def statistics(
     >>> stats.total_weight, stats.mean.tolist()
     (3.0, [2.0, 4.0])
     """
-    if isinstance(data_or_X, DataPass):
-        data = data_or_X
-    else:
-        from .training import prepare_data
-
-        data = prepare_data(data_or_X, y, sample_weight)
+    data = data_or_X if isinstance(data_or_X, DataPass) else prepare_data(data_or_X, y, sample_weight)
     if backend == "numpy":
         return reference_statistics(data.X, data.y, data.sample_weight)
     n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
@@ -188,3 +197,49 @@ def reference_loss_and_gradients(data: GramData, w: NDArray[np.float64], b: floa
     delta = b + data.offset @ w - data.mean_y
     loss = max(w @ covariance_times_w - 2.0 * data.cov_xy @ w + data.var_y + delta**2, 0.0)
     return float(loss), 2.0 * (covariance_times_w - data.cov_xy) + 2.0 * delta * data.offset, 2.0 * delta
+
+
+def column_moments(data: DataPass) -> Moments:
+    """Means and spreads of every column of ``[X, y]`` in one pass, without the cross products.
+
+    For data too wide for :func:`statistics`: row blocks of about
+    ``GRAM_BLAS_BLOCK_BYTES`` become float64 copies whose centred sums of
+    squares merge exactly (Chan, Golub and LeVeque), so large means cost no
+    precision. O(n d) work and block-sized temporaries.
+    """
+    X, y, weights_all = data.X, data.y, data.sample_weight
+    n_rows = X.shape[0]
+    n_columns = (1 if X.ndim == 1 else X.shape[1]) + 1
+    block_rows = max(GRAM_BLOCK_ROWS, GRAM_BLAS_BLOCK_BYTES // (8 * n_columns))
+    total = 0.0
+    mean = np.zeros(n_columns)
+    squares = np.zeros(n_columns)
+    for start in range(0, n_rows, block_rows):
+        stop = min(start + block_rows, n_rows)
+        block = np.column_stack([np.asarray(X[start:stop], dtype=np.float64).reshape(stop - start, -1), y[start:stop]])
+        weights = np.ones(stop - start) if weights_all is None else weights_all[start:stop]
+        block_total = float(weights.sum())
+        if not block_total > 0:
+            continue
+        block_mean = weights @ block / block_total
+        block -= block_mean
+        block_squares = weights @ (block * block)
+        merged = total + block_total
+        delta = block_mean - mean
+        squares += block_squares + delta * delta * (total * block_total / merged)
+        mean += delta * (block_total / merged)
+        total = merged
+    if not total > 0:
+        zeros = np.zeros(n_columns - 1)
+        return Moments(0.0, zeros, zeros.copy(), zeros.copy(), 0.0, 0.0)
+    second = squares / total
+    with np.errstate(over="ignore"):  # refused with a clear message by fastgd.setup
+        rms = np.sqrt(second[:-1] + mean[:-1] ** 2)
+    return Moments(
+        total_weight=total,
+        mean_x=mean[:-1].copy(),
+        std_x=np.sqrt(second[:-1]),
+        rms_x=rms,
+        mean_y=float(mean[-1]),
+        var_y=float(second[-1]),
+    )

@@ -1,4 +1,4 @@
-"""The one gradient-descent loop, shared by every backend and solver.
+"""The one descent loop, shared by every backend, solver and method.
 
 :func:`descent_loop` is written in the subset of Python that numba compiles.
 The reference backend runs it as plain Python; the kernel backend runs the
@@ -8,8 +8,20 @@ one epoch is computed: :func:`epoch` dispatches on the type of ``data``
 (:class:`DataPass` reads the data, :class:`GramData` uses sufficient
 statistics) and, when compiled, on being compiled.
 
-Parameters travel as one float64 vector ``params = [w_1, ..., w_d, b]``, and
+Parameters travel as one float64 vector ``params = [v_1, ..., v_d, c]`` in
+the loop's parametrisation, the model ``(x - center) . (scale * v) + c``
+(``center`` and ``scale`` empty for the plain model ``x . v + c``), and
 gradients likewise, so every update is one line for every model.
+
+Three methods share the loop:
+
+* ``GRADIENT_DESCENT``: ``params -= steps * grad``;
+* ``NESTEROV``: the same step from a look-ahead point, with FISTA momentum
+  and adaptive restart;
+* ``CONJUGATE_GRADIENT``: linear conjugate gradients with the exact step
+  length of the quadratic. An iteration is one Hessian-vector pass (the epoch
+  with ``y = None``); the gradient is updated by recurrence and recomputed
+  from the data every ``refresh_every`` iterations, so rounding cannot drift.
 """
 
 from __future__ import annotations
@@ -20,33 +32,42 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload, register_jitable
 
-from . import kernels, reference
-from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS
+from . import kernels, reference, validation
+from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, chunk_rows_for
 
 # Status codes returned by descent_loop.
 RUNNING = 0
 DIVERGED = 1
 REACHED_THRESHOLD = 2
+CONVERGED = 3
 
 # Methods.
 GRADIENT_DESCENT = 0
 NESTEROV = 1
+CONJUGATE_GRADIENT = 2
 
 # Nesterov restarts when the loss rises by more than this fraction. Rises at
 # the level of rounding are ignored, so the restart decisions (and hence the
 # trajectory) do not depend on how a backend or solver rounds.
 RESTART_TOLERANCE = 1e-10
 
+# Plain gradient descent with a stable step never raises the loss of a
+# quadratic (every eigen-component of the error shrinks), so a rise beyond
+# rounding means the step is unstable: the loop stops at once instead of
+# waiting for the loss to blow up.
+MONOTONE_TOLERANCE = 1e-9
+
 
 class DataPass(NamedTuple):
     """Everything an epoch needs to pass over the data once.
 
     ``y`` may be None: targets are then zero and the epoch's gradient is a
-    Hessian-vector product (used to estimate the step size). ``total_weight``
-    is ``n`` without sample weights and their sum with them. ``center`` is
-    empty, or the column means to subtract from ``X`` on the fly (the model
-    is then ``(x - center).w + b``). ``chunk_rows`` is the kernels' fixed
-    reduction chunk (unused by numpy).
+    Hessian-vector product. ``total_weight`` is ``n`` without sample weights
+    and their sum with them. ``center`` is empty, or the values to subtract
+    from each column on the fly; ``scale`` is empty, or one factor per
+    feature. The model is then ``(x - center) . (scale * v) + c`` for loop
+    parameters ``[v, c]``. ``chunk_rows`` is the kernels' fixed reduction
+    chunk (unused by numpy).
     """
 
     X: np.ndarray
@@ -54,13 +75,33 @@ class DataPass(NamedTuple):
     sample_weight: np.ndarray | None
     total_weight: float
     center: np.ndarray
+    scale: np.ndarray
     chunk_rows: int
+
+
+def prepare_data(X, y, sample_weight=None) -> DataPass:
+    """Validate ``X``, ``y`` and ``sample_weight`` and bundle them for an epoch (no centring or scaling)."""
+    X = validation.as_features(X)
+    y = validation.as_target(y, X.shape[0])
+    if X.dtype == np.float64 or y.dtype not in (np.float32, np.float64):
+        y = np.asarray(y, dtype=np.float64)
+    weights = validation.as_sample_weight(sample_weight, X.shape[0])
+    total_weight = float(X.shape[0]) if weights is None else float(weights.sum())
+    n_features = 1 if X.ndim == 1 else X.shape[1]
+    if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
+        # One column with unit row stride: the one-feature kernel reads it as a vector.
+        X = X[:, 0]
+    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features))
 
 
 class GramData(NamedTuple):
     """Sufficient statistics of the data, for O(d^2) epochs (see :mod:`fastgd.gram`).
 
-    The model is ``(x - m).w + b`` with ``offset = mean_x - m``.
+    In the loop's parametrisation ``x' . v + c`` with ``x'`` the transformed
+    features, ``cov_xx`` and ``cov_xy`` are the covariances of ``x'`` (with
+    itself, with ``y``), ``var_y`` the variance of ``y``, and ``offset`` the
+    mean of ``x'``. All zero ``cov_xy``, ``var_y`` and ``mean_y`` make the
+    epoch a Hessian-vector product.
     """
 
     cov_xx: np.ndarray
@@ -68,6 +109,90 @@ class GramData(NamedTuple):
     var_y: float
     mean_y: float
     offset: np.ndarray
+
+
+class LoopSettings(NamedTuple):
+    """What the loop does at each iteration; fixed for a whole run.
+
+    ``steps`` holds one step size per parameter (0 for a parameter held fixed;
+    conjugate gradients use only which are zero). The loop stops when the
+    loss is non-finite, above ``divergence_factor * loss_0 + loss_floor``
+    or, for plain gradient descent, above the previous loss beyond rounding
+    (DIVERGED); at most ``loss_threshold`` (REACHED_THRESHOLD, -1 for none);
+    or when the error estimate ``error_norm(error_matrix @ grad)`` is at most
+    ``error_tol`` (CONVERGED, -1 for never), the norm being the largest
+    absolute entry when ``error_max_norm`` and the Euclidean one otherwise.
+    """
+
+    method: int
+    steps: np.ndarray
+    loss_threshold: float
+    divergence_factor: float
+    loss_floor: float
+    error_matrix: np.ndarray
+    error_max_norm: bool
+    error_tol: float
+    refresh_every: int
+
+
+class LoopState(NamedTuple):
+    """Everything that carries over from one loop call to the next (all arrays, updated in place).
+
+    ``params`` is the current iterate and ``point`` where the latest loss
+    and gradient were taken (equal but for Nesterov's look-ahead);
+    ``last_good`` is the latest point whose loss passed the checks.
+    ``momentum`` is FISTA's ``t``; ``last_loss`` the previous loss.
+    Conjugate gradients keep a ``direction``, its Hessian product
+    ``curvature_direction`` (``2 H p``), the previous gradient, the loss by
+    recurrence (``cg_loss``) and whether ``grad`` is a true gradient of the
+    data (``grad_is_true``, 1.0 or 0.0). ``since_refresh`` counts iterations
+    since the gradient was last recomputed, ``passes`` epochs run;
+    ``first_error`` and ``first_grad_norm`` describe iteration 0.
+    """
+
+    params: np.ndarray
+    previous: np.ndarray
+    point: np.ndarray
+    grad: np.ndarray
+    last_good: np.ndarray
+    direction: np.ndarray
+    curvature_direction: np.ndarray
+    old_grad: np.ndarray
+    momentum: np.ndarray
+    last_loss: np.ndarray
+    cg_loss: np.ndarray
+    grad_is_true: np.ndarray
+    since_refresh: np.ndarray
+    passes: np.ndarray
+    first_error: np.ndarray
+    first_grad_norm: np.ndarray
+    loss_history: np.ndarray
+    params_history: np.ndarray
+
+
+def new_state(params: np.ndarray, iterations: int, record_params: bool) -> LoopState:
+    """A fresh :class:`LoopState` starting at ``params`` with room for ``iterations`` iterations."""
+    n_params = params.shape[0]
+    return LoopState(
+        params=params.copy(),
+        previous=params.copy(),
+        point=params.copy(),
+        grad=np.zeros(n_params),
+        last_good=params.copy(),
+        direction=np.zeros(n_params),
+        curvature_direction=np.zeros(n_params),
+        old_grad=np.zeros(n_params),
+        momentum=np.ones(1),
+        last_loss=np.full(1, np.inf),
+        cg_loss=np.zeros(1),
+        grad_is_true=np.zeros(1),
+        since_refresh=np.zeros(1, dtype=np.int64),
+        passes=np.zeros(1, dtype=np.int64),
+        first_error=np.full(1, np.nan),
+        first_grad_norm=np.full(1, np.nan),
+        loss_history=np.empty(iterations),
+        params_history=np.empty((iterations if record_params else 0, n_params)),
+    )
 
 
 def epoch(data, params, grad):
@@ -81,22 +206,36 @@ def epoch(data, params, grad):
     if hasattr(data, "epoch"):
         return data.epoch(params, grad)
     n_features = params.shape[0] - 1
-    w = params[:n_features]
-    b = params[n_features]
     if isinstance(data, GramData):
         from .gram import reference_loss_and_gradients
 
-        loss, grad[:n_features], grad[n_features] = reference_loss_and_gradients(data, w, b)
+        loss, grad[:n_features], grad[n_features] = reference_loss_and_gradients(data, params[:n_features], params[-1])
         return loss
+    w, b = to_model(data, params)
     X = data.X
     y = np.zeros(X.shape[0]) if data.y is None else data.y
-    shift = float(data.center @ w) if data.center.shape[0] > 0 else 0.0
-    loss, grad_w, grad_b = reference.loss_and_gradients(X, y, w[0] if X.ndim == 1 else w, b - shift, data.sample_weight)
+    loss, grad_w, grad_b = reference.loss_and_gradients(X, y, w[0] if X.ndim == 1 else w, b, data.sample_weight)
     grad[:n_features] = grad_w
     grad[n_features] = grad_b
-    if data.center.shape[0] > 0:
-        grad[:n_features] -= grad_b * data.center
+    from_model_gradient(data, grad)
     return loss
+
+
+def to_model(data: DataPass, params: np.ndarray) -> tuple[np.ndarray, float]:
+    """The plain model's ``(w, b)`` for loop parameters ``[v, c]``: ``w = scale * v``, ``b = c - center . w``."""
+    n_features = params.shape[0] - 1
+    w = params[:n_features] * data.scale if data.scale.shape[0] > 0 else params[:n_features].copy()
+    b = float(params[n_features]) - (float(data.center @ w) if data.center.shape[0] > 0 else 0.0)
+    return w, b
+
+
+def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
+    """Map the plain model's gradient (in place) to the loop's parameters: the chain rule of :func:`to_model`."""
+    n_features = grad.shape[0] - 1
+    if data.center.shape[0] > 0:
+        grad[:n_features] -= grad[n_features] * data.center
+    if data.scale.shape[0] > 0:
+        grad[:n_features] *= data.scale
 
 
 @overload(epoch, jit_options=OVERLOAD_OPTIONS)
@@ -106,19 +245,24 @@ def _epoch_compiled(data, params, grad):
         def fused_epoch(data, params, grad):
             n_features = params.shape[0] - 1
             centred = data.center.shape[0] > 0
-            # Centring moves into the intercept: (x - m).w + b = x.w + (b - m.w).
+            scaled = data.scale.shape[0] > 0
+            w = np.empty(n_features)
+            for j in range(n_features):
+                w[j] = params[j] * data.scale[j] if scaled else params[j]
+            # Centring moves into the intercept: (x - m).w + c = x.w + (c - m.w).
             b = params[n_features]
             if centred:
                 for j in range(n_features):
-                    b -= data.center[j] * params[j]
+                    b -= data.center[j] * w[j]
             loss, grad_b = kernels.fused_loss_and_gradients(
-                data.X, data.y, data.sample_weight, data.total_weight,
-                params[:n_features], b, data.chunk_rows, grad[:n_features],
-            )  # fmt: skip
+                data.X, data.y, data.sample_weight, data.total_weight, w, b, data.chunk_rows, grad[:n_features]
+            )
             grad[n_features] = grad_b
-            if centred:
-                for j in range(n_features):
+            for j in range(n_features):
+                if centred:
                     grad[j] -= grad_b * data.center[j]
+                if scaled:
+                    grad[j] *= data.scale[j]
             return loss
 
         return fused_epoch
@@ -180,63 +324,153 @@ def stepped_gradient_norm(grad, steps):
     return np.sqrt(total)
 
 
-def descent_loop(
-    data, params, steps, n_steps, loss_threshold, divergence_factor, method,
-    previous, loop_state, loss_history, params_history, start, last_good,
-):  # fmt: skip
-    """Run up to ``n_steps`` iterations of gradient descent, updating ``params`` in place.
+@register_jitable
+def error_estimate(matrix, max_norm, grad):
+    """``|matrix @ grad|``: the largest entry's magnitude if ``max_norm``, else the Euclidean norm."""
+    worst = 0.0
+    total = 0.0
+    for i in range(matrix.shape[0]):
+        entry = 0.0
+        for k in range(grad.shape[0]):
+            entry += matrix[i, k] * grad[k]
+        worst = max(worst, abs(entry))
+        total += entry * entry
+    return worst if max_norm else np.sqrt(total)
 
-    Iteration ``k = start + step`` evaluates the loss and gradient at a point:
-    the parameters themselves for plain gradient descent, the look-ahead
-    ``params + beta * (params - previous)`` for Nesterov's method. It records
-    the loss in ``loss_history[k]`` (and the point in ``params_history[k]``
-    when that array has rows), then steps ``params = point - steps * grad``.
-    ``steps`` holds one step size per parameter: usually all equal (the
-    learning rate), a different one for the intercept when the features are
-    centred (the two then decouple), and 0 for an intercept held at 0.
 
-    It stops early, before stepping, when the loss is non-finite or above
-    ``divergence_factor`` times the first loss (status DIVERGED), or at most
-    ``loss_threshold`` (REACHED_THRESHOLD; ``params`` is then that point).
-    ``last_good`` always holds the last point whose loss was acceptable.
+@register_jitable
+def _conjugate_gradient_step(data_hessian, state, steps):
+    """One CG step from ``state.params``, whose gradient is ``state.grad`` and loss ``state.last_loss[0]``.
 
-    Nesterov's momentum uses the FISTA sequence ``t``, restarted (momentum set
-    to zero) whenever the loss goes up: that keeps it monotone in practice
-    and gives linear convergence on strongly convex problems without knowing
-    their curvature (O'Donoghue and Candès, 2015). ``previous`` and
-    ``loop_state = [t, last loss, first gradient norm]`` carry state across
-    calls (the first gradient norm tells later how far a run got).
+    Polak-Ribiere's ``beta`` (clipped at 0, which restarts along the
+    steepest descent) equals the textbook ``|g|^2 / |g_old|^2`` in exact
+    arithmetic and stays robust when the gradient was just recomputed from
+    the data. Returns False when the direction has no curvature (nothing left
+    to minimise along it).
+    """
+    grad = state.grad
+    direction = state.direction
+    old = state.old_grad
+    n_params = grad.shape[0]
+    grad_squared = 0.0
+    old_squared = 0.0
+    cross = 0.0
+    for j in range(n_params):
+        if steps[j] != 0.0:
+            grad_squared += grad[j] * grad[j]
+            old_squared += old[j] * old[j]
+            cross += grad[j] * old[j]
+    beta = 0.0
+    if old_squared > 0.0:
+        beta = max(0.0, (grad_squared - cross) / old_squared)
+    slope = 0.0
+    for j in range(n_params):
+        direction[j] = beta * direction[j] - grad[j] if steps[j] != 0.0 else 0.0
+        slope += grad[j] * direction[j]
+    if not slope < 0.0:
+        # Rounding made the direction non-descending: restart along -grad.
+        slope = 0.0
+        for j in range(n_params):
+            direction[j] = -grad[j] if steps[j] != 0.0 else 0.0
+            slope -= grad[j] * grad[j] if steps[j] != 0.0 else 0.0
+    for j in range(n_params):
+        old[j] = grad[j]
+    if slope == 0.0:
+        return False
+    # With y = None the epoch at p returns p' H p and writes 2 H p.
+    curvature = epoch(data_hessian, direction, state.curvature_direction)
+    state.passes[0] += 1
+    if not curvature > 0.0:
+        return False
+    alpha = -slope / (2.0 * curvature)
+    for j in range(n_params):
+        state.params[j] += alpha * direction[j]
+        if steps[j] != 0.0:
+            grad[j] += alpha * state.curvature_direction[j]
+    # The recurrence cannot see losses far below the rounding of the first one; never below zero.
+    state.cg_loss[0] = max(0.0, state.last_loss[0] + alpha * slope + alpha * alpha * curvature)
+    state.grad_is_true[0] = 0.0
+    return True
+
+
+def descent_loop(data, data_hessian, settings, state, start, n_steps):
+    """Run up to ``n_steps`` iterations from iteration ``start``, updating ``state`` in place.
+
+    Iteration ``k`` takes the loss and gradient at a point: the parameters
+    themselves (plain gradient descent, conjugate gradients) or Nesterov's
+    look-ahead ``params + beta * (params - previous)``. It records the loss
+    in ``loss_history[k]`` (and the point in ``params_history[k]`` when that
+    array has rows), runs the checks of :class:`LoopSettings`, then steps.
+    A run that stops at a check leaves ``params`` at that point.
+
+    Nesterov's momentum uses the FISTA sequence ``t``, restarted (momentum
+    set to zero) whenever the loss goes up: that keeps it monotone in
+    practice and gives linear convergence on strongly convex problems
+    without knowing their curvature (O'Donoghue and Candès, 2015).
+
+    Conjugate gradients take the loss and gradient from the data at the
+    first iteration and every ``refresh_every`` iterations (a caller forces
+    a refresh by setting ``since_refresh`` to it), by recurrence in between;
+    each step costs one Hessian-vector pass over ``data_hessian``.
 
     Returns ``(status, steps_done)``.
     """
-    grad = np.empty_like(params)
-    point = params.copy()
+    steps = settings.steps
+    method = settings.method
     for step in range(n_steps):
         iteration = start + step
-        beta = 0.0
-        if method == NESTEROV:
-            t = loop_state[0]
-            t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
-            beta = (t - 1.0) / t_next
-            loop_state[0] = t_next
-        look_ahead(point, params, previous, beta)
-        loss = epoch(data, point, grad)
-        loss_history[iteration] = loss
-        if iteration == 0:
-            loop_state[2] = stepped_gradient_norm(grad, steps)
-        if params_history.shape[0] > 0:
-            params_history[iteration] = point
-        # Written so that a NaN loss fails the test too.
-        if not (loss <= divergence_factor * loss_history[0]) or not np.isfinite(loss):
+        if method == CONJUGATE_GRADIENT:
+            if iteration == 0 or state.since_refresh[0] >= settings.refresh_every:
+                loss = epoch(data, state.params, state.grad)
+                state.passes[0] += 1
+                state.grad_is_true[0] = 1.0
+                state.since_refresh[0] = 0
+            else:
+                loss = state.cg_loss[0]
+            state.since_refresh[0] += 1
+            state.point[:] = state.params
+        else:
+            beta = 0.0
+            if method == NESTEROV:
+                t = state.momentum[0]
+                t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+                beta = (t - 1.0) / t_next
+                state.momentum[0] = t_next
+            look_ahead(state.point, state.params, state.previous, beta)
+            loss = epoch(data, state.point, state.grad)
+            state.passes[0] += 1
+            state.grad_is_true[0] = 1.0
+        state.loss_history[iteration] = loss
+        if state.params_history.shape[0] > 0:
+            state.params_history[iteration] = state.point
+        # Written so that a NaN loss fails the tests too.
+        limit = settings.divergence_factor * state.loss_history[0] + settings.loss_floor
+        rising = method == GRADIENT_DESCENT and iteration > 0
+        if rising:
+            rising = loss > state.last_loss[0] * (1.0 + MONOTONE_TOLERANCE) + settings.loss_floor
+        if not (loss <= limit) or not np.isfinite(loss) or rising:
             return DIVERGED, step + 1
-        last_good[:] = point
-        if loss <= loss_threshold:
-            params[:] = point
+        state.last_good[:] = state.point
+        if iteration == 0:
+            state.first_grad_norm[0] = stepped_gradient_norm(state.grad, steps)
+        if loss <= settings.loss_threshold:
+            state.params[:] = state.point
             return REACHED_THRESHOLD, step + 1
-        if method == NESTEROV and loss > loop_state[1] * (1.0 + RESTART_TOLERANCE):
-            loop_state[0] = 1.0
-        loop_state[1] = loss
-        take_step(params, previous, point, grad, steps)
+        if settings.error_matrix.shape[0] > 0:
+            error = error_estimate(settings.error_matrix, settings.error_max_norm, state.grad)
+            if iteration == 0:
+                state.first_error[0] = error
+            if error <= settings.error_tol:
+                state.params[:] = state.point
+                return CONVERGED, step + 1
+        if method == NESTEROV and loss > state.last_loss[0] * (1.0 + RESTART_TOLERANCE):
+            state.momentum[0] = 1.0
+        state.last_loss[0] = loss
+        if method == CONJUGATE_GRADIENT:
+            if not _conjugate_gradient_step(data_hessian, state, steps):
+                return CONVERGED, step + 1
+        else:
+            take_step(state.params, state.previous, state.point, state.grad, steps)
     return RUNNING, n_steps
 
 

@@ -24,8 +24,13 @@ POWER_ITERATION_TOLERANCE = 1e-3
 POWER_ITERATION_MAX_PASSES = 50
 
 
-def power_iteration_lipschitz(data: DataPass, backend: str = "numba", *, intercept: bool = True) -> tuple[float, int]:
+def power_iteration_lipschitz(data, backend: str = "numba", *, intercept: bool = True) -> tuple[float, int]:
     """Estimate ``L = 2 lambda_max(H)`` with passes over the data; returns ``(L, passes)``.
+
+    ``data`` is a :class:`~fastgd.loop.DataPass` (its targets are ignored)
+    or, with ``backend="numpy"``, an object whose ``epoch(v, grad)`` already
+    returns ``v' H v`` and writes ``2 H v`` (e.g. :class:`fastgd.dask.DaskPasses`
+    without targets).
 
     With ``intercept=False`` the intercept's component is held at zero, which
     gives ``L`` of the weights' block of ``H`` alone: the right constant when
@@ -40,9 +45,9 @@ def power_iteration_lipschitz(data: DataPass, backend: str = "numba", *, interce
     >>> bool(abs(L - 2.0) < 0.05)   # H is close to the identity for standard normal x
     True
     """
-    hessian_data = data._replace(y=None)
+    hessian_data = data._replace(y=None) if isinstance(data, DataPass) else data
     run_epoch = evaluate_compiled if backend == "numba" else evaluate
-    n_params = (1 if data.X.ndim == 1 else data.X.shape[1]) + 1
+    n_params = (1 if data.X.ndim == 1 else data.X.shape[1]) + 1 if isinstance(data, DataPass) else data.n_params
     # A fixed pseudo-random start: deterministic, and never exactly orthogonal
     # to the top eigenvector (a vector of ones is, for features x1 = -x2).
     vector = np.random.default_rng(20240601).standard_normal(n_params)

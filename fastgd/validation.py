@@ -21,6 +21,13 @@ _FINITE_CHECK_ELEMENTS = 1 << 16
 
 
 def _as_numeric_array(values: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(values, np.ma.MaskedArray):
+        # np.asarray would drop the mask and train on the hidden values as if they were data.
+        raise TypeError(
+            f"{name} is a numpy masked array; fastgd does not honour masks. Drop the masked rows first "
+            f"(e.g. keep = ~np.ma.getmaskarray({name}){'.any(axis=1)' if name == 'X' else ''}) or fill them "
+            f"({name}.filled(value)), and pass a plain array"
+        )
     try:
         array = np.asarray(values)
     except (ValueError, TypeError) as error:

@@ -63,9 +63,10 @@ def assert_same_training(actual, expected):
 
 
 def exact_lipschitz(X, y, weights, center):
-    hessian = gram.statistics(X, y, weights).hessian(center)
+    stats = gram.statistics(X, y, weights)
+    d = stats.n_features
+    hessian = stats.hessian(stats.mean[:d] if center else np.zeros(d), np.ones(d))
     # Centred, the intercept takes its own step and L is that of the weights' block.
-    d = hessian.shape[0] - 1
     return stepsize.exact_lipschitz(hessian[:d, :d] if center else hessian)
 
 
@@ -78,9 +79,13 @@ def test_data_solver_matches_in_memory_on_a_cluster(client, problem, method, cen
     weights = weights if weighted else None
     dX, dy, dweights = as_dask(X, y, weights)
     options = {"iterations": 40, "method": method, "center": center}
-    automatic = fastgd_dask.train(dX, dy, sample_weight=dweights, scheduler=client, iterations=1, center=center)
-    # lr="auto" is 1/L for the exact L of the statistics pass (in memory, power iteration estimates it).
+    automatic = fastgd_dask.train(
+        dX, dy, sample_weight=dweights, scheduler=client, iterations=1, center=center, scale=False
+    )
+    # lr="auto" is 1/L for the exact L of the statistics pass, as in memory.
     np.testing.assert_allclose(1.0 / automatic.lr, exact_lipschitz(X, y, weights, center), rtol=RTOL)
+    in_memory = fastgd.train(X, y, sample_weight=weights, iterations=1, center=center, scale=False)
+    np.testing.assert_allclose(automatic.lr, in_memory.lr, rtol=RTOL)
     # Trajectories are compared with that one step size for every parameter on both sides.
     result = fastgd_dask.train(dX, dy, sample_weight=dweights, scheduler=client, lr=automatic.lr, **options)
     expected = fastgd.train(X, y, sample_weight=weights, lr=automatic.lr, backend="numba", **options)
@@ -239,15 +244,19 @@ def test_one_feature_float32_and_empty_blocks(problem):
     assert_same_training(result, expected)
 
 
+@pytest.mark.filterwarnings("ignore::fastgd.ConvergenceWarning")
 def test_divergence_and_callback_stop_behave_as_in_memory(problem):
     X, y, _ = problem
     dX, dy, _ = as_dask(X, y)
     with pytest.raises(fastgd.DivergenceError, match="diverged"):
         fastgd_dask.train(dX, dy, lr=1.0, iterations=50, scheduler="sync")
     result = fastgd_dask.train(
-        dX, dy, lr=0.01, iterations=50, callback=lambda *_: False, callback_every=5, scheduler="sync"
+        dX, dy, lr=0.003, iterations=50, callback=lambda *_: False, callback_every=5, scheduler="sync"
     )
     assert (result.stop_reason, result.n_iter) == ("callback", 5)
+    # A callback stop is checked like any other end: lr=0.01 is above 2/L, and the rising loss is caught.
+    with pytest.raises(fastgd.DivergenceError, match="rose"):
+        fastgd_dask.train(dX, dy, lr=0.01, iterations=50, callback=lambda *_: False, callback_every=5, scheduler="sync")
 
 
 def test_importing_fastgd_does_not_import_dask():

@@ -29,17 +29,21 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 import fastgd  # noqa: E402
 from fastgd.estimator import GDRegressor  # noqa: E402
 
-# Every backend x solver x method, then the other switches on both solvers.
-CHECKED_ESTIMATORS = [
-    GDRegressor(backend=backend, solver=solver, method=method)
-    for backend, solver, method in itertools.product(["numba", "numpy"], ["data", "gram"], ["nesterov", "gd"])
-]
+# Every solver x method on the kernels, the default method on the reference path, then the other switches.
+# Plain gradient descent needs many more (cheap) iterations than the others to reach the default tol.
+GD = {"method": "gd", "max_iter": 50_000}
+CHECKED_ESTIMATORS = [GDRegressor(solver=solver, method=method) for solver in ["data", "gram"] for method in ["cg", "nesterov"]]
+CHECKED_ESTIMATORS += [GDRegressor(solver=solver, **GD) for solver in ["data", "gram"]]
+CHECKED_ESTIMATORS += [GDRegressor(backend="numpy", solver=solver) for solver in ["data", "gram"]]
+CHECKED_ESTIMATORS += [GDRegressor(backend="numpy", solver="gram", **GD)]
 CHECKED_ESTIMATORS += [
     GDRegressor(backend=backend, solver=solver, fit_intercept=False)
     for backend, solver in itertools.product(["numba", "numpy"], ["data", "gram"])
 ]
-CHECKED_ESTIMATORS += [GDRegressor(solver=solver, center=False) for solver in ["data", "gram"]]
-CHECKED_ESTIMATORS += [GDRegressor(method="gd", fit_intercept=False)]
+CHECKED_ESTIMATORS += [GDRegressor(solver=solver, center=False, scale=False) for solver in ["data", "gram"]]
+# Uncentred positive features (most of the checks' data) are nearly collinear: plain gradient descent without
+# an intercept needs ~10^5 iterations per digit there, and warns so; Nesterov's method is checked instead.
+CHECKED_ESTIMATORS += [GDRegressor(fit_intercept=False, method="nesterov", max_iter=50_000)]
 
 
 def regression_data(n=300, d=4, seed=0, noise=0.5):
@@ -50,8 +54,8 @@ def regression_data(n=300, d=4, seed=0, noise=0.5):
 
 
 def converged(**params) -> GDRegressor:
-    """An estimator run to its floating-point limit (loss-based tol stops too early for 1e-6 coefficients)."""
-    return GDRegressor(tol=None, max_iter=params.pop("max_iter", 5000), **params)
+    """An estimator with a tolerance far below the 1e-6 relative comparisons the tests make."""
+    return GDRegressor(tol=1e-11, max_iter=params.pop("max_iter", 5000), **params)
 
 
 # --- scikit-learn's estimator checks ---------------------------------------------------------------
@@ -100,15 +104,15 @@ def test_importing_fastgd_does_not_import_sklearn_but_the_estimator_is_one_attri
 # --- agreement with LinearRegression -------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params", [{"method": "nesterov"}, {"solver": "gram"}, {"backend": "numpy", "solver": "gram"}])
+@pytest.mark.parametrize(
+    "params", [{}, {"solver": "data"}, {"method": "nesterov"}, {"backend": "numpy", "solver": "gram"}]
+)
 @pytest.mark.parametrize("weighted", [False, True])
 def test_coefficients_match_linear_regression_on_diabetes(params, weighted):
     X, y = load_diabetes(return_X_y=True)
     weights = np.random.default_rng(0).integers(0, 4, size=len(y)).astype(float) if weighted else None
     expected = LinearRegression().fit(X, y, sample_weight=weights)
-    # The intercept's curvature (1) dwarfs the features' (the diabetes columns have variance 1/442 and
-    # a smallest eigenvalue ~2e-5): condition number ~5e4, hence the many (cheap, 10-feature) iterations.
-    model = converged(max_iter=20_000, **params).fit(X, y, sample_weight=weights)
+    model = converged(**params).fit(X, y, sample_weight=weights)
     np.testing.assert_allclose(model.coef_, expected.coef_, rtol=1e-6)
     assert model.intercept_ == pytest.approx(expected.intercept_, rel=1e-6)
     assert model.score(X, y, sample_weight=weights) == pytest.approx(expected.score(X, y, sample_weight=weights))
@@ -176,7 +180,8 @@ def test_works_in_a_pipeline_with_standard_scaler_on_badly_scaled_features():
     X = X * [1e-3, 1.0, 1e3] + [5.0, -100.0, 1e4]
     expected = LinearRegression().fit(X, y)
     pipeline = make_pipeline(StandardScaler(), converged()).fit(X, y)
-    np.testing.assert_allclose(pipeline.predict(X), expected.predict(X), rtol=1e-9)
+    # Predictions near zero carry BLAS's rounding, which depends on the CPU's kernels: compare on y's scale.
+    np.testing.assert_allclose(pipeline.predict(X), expected.predict(X), rtol=0, atol=1e-9 * np.std(y))
     assert pipeline.score(X, y) == pytest.approx(expected.score(X, y), rel=1e-12)
 
 
@@ -232,49 +237,57 @@ def test_float32_input_fits_like_float64():
 # --- tol, max_iter and warnings ----------------------------------------------------------------------
 
 
-def test_tol_stops_after_two_windows_whose_r2_gain_is_below_tol():
+@pytest.mark.parametrize("method", ["cg", "nesterov", "gd"])
+@pytest.mark.parametrize("tol", [1e-3, 1e-6, 1e-9])
+def test_tol_bounds_the_standardised_coefficient_error(method, tol):
     X, y = regression_data(n=400, d=5, seed=7)
-    X[:, 0] *= 20.0  # ill-conditioned, so plain gradient descent takes many windows
-    tol, window = 1e-4, 10
-    model = GDRegressor(method="gd", tol=tol, n_iter_no_change=window, max_iter=100_000).fit(X, y)
-    losses, threshold = model.loss_curve_, tol * np.var(y)
-    assert model.n_iter_ % window == 0 and model.n_iter_ >= 3 * window
-    # Check c sees losses[(c + 1) * window - 1]; plain gd is monotone, so the best loss is the latest one.
-    checks = losses[window - 1 :: window]
-    failed = -np.diff(checks) <= threshold  # failed[j]: check j + 1 gained at most tol in R²
-    assert failed[-1] and failed[-2]
-    assert not np.any(failed[1:-1] & failed[:-2]), "training went on after two failed checks in a row"
-    # A real stop, near least squares: per-window gains below tol leave an R² gap of about
-    # tol * condition number / (2 * n_iter_no_change) for plain gradient descent (~2e-3 here).
-    assert model.score(X, y) == pytest.approx(LinearRegression().fit(X, y).score(X, y), abs=5e-3)
+    X = X * [20.0, 1.0, 0.1, 3.0, 1.0] + [0.0, 100.0, -5.0, 0.0, 2e3]
+    X[:, 4] += 0.9 * X[:, 3]  # correlated columns, so the methods take different numbers of iterations
+    model = GDRegressor(method=method, tol=tol, max_iter=100_000).fit(X, y)
+    exact = LinearRegression().fit(X, y)
+    true_error = max(
+        np.max(np.abs(model.coef_ - exact.coef_) * X.std(axis=0)),
+        abs(model.intercept_ - exact.intercept_ + X.mean(axis=0) @ (model.coef_ - exact.coef_)),
+    ) / np.std(y)
+    assert model.converged_ and model.coef_error_ <= tol
+    assert true_error <= tol
+    # The test is of the coefficients: exact with the statistics at hand, it tracks the true error closely.
+    assert true_error == pytest.approx(model.coef_error_, rel=0.05, abs=1e-12)
 
 
-def test_tol_none_runs_every_iteration_and_never_warns():
+def test_tol_none_with_a_fixed_learning_rate_runs_every_iteration():
     X, y = regression_data()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        model = GDRegressor(tol=None, max_iter=37).fit(X, y)
-    assert model.n_iter_ == 37
-    assert model.loss_curve_.shape == (37,)
+    model = GDRegressor(tol=None, method="gd", learning_rate=0.5, max_iter=300).fit(X, y)
+    assert model.n_iter_ == 300 and model.loss_curve_.shape == (300,)
+    assert model.converged_  # checked at the end against the default tolerance
 
 
-def test_hitting_max_iter_raises_one_sklearn_convergence_warning_and_no_fastgd_warning():
+def test_hitting_max_iter_raises_one_sklearn_convergence_warning_in_the_estimators_syntax():
     X, y = regression_data()
+    X[:, 1] += 0.999 * X[:, 0]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = GDRegressor(max_iter=5).fit(X, y)
+        model = GDRegressor(max_iter=2).fit(X, y)
     assert [type(warning.message) for warning in caught] == [ConvergenceWarning]
-    assert "max_iter=5" in str(caught[0].message) and "StandardScaler" in str(caught[0].message)
-    assert model.n_iter_ == 5
+    message = str(caught[0].message)
+    assert "iteration cap (2)" in message and "GDRegressor(max_iter=" in message and "iterations=" not in message
+    assert model.n_iter_ == 2 and not model.converged_ and model.coef_error_ > 1e-6
 
 
-def test_divergence_error_suggests_scaling_the_inputs():
+def test_divergence_error_suggests_the_automatic_step_in_the_estimators_syntax():
     X, y = regression_data()
     X = X * 100.0
-    with pytest.raises(fastgd.DivergenceError, match="StandardScaler") as raised:
-        GDRegressor(learning_rate=1.0).fit(X, y)
+    with pytest.raises(fastgd.DivergenceError, match=r"Try GDRegressor\(learning_rate='auto'\)") as raised:
+        GDRegressor(learning_rate=1.0, method="gd").fit(X, y)
     assert isinstance(raised.value, ValueError)
     assert raised.value.lr == 1.0 and np.all(np.isfinite(raised.value.w))
+    assert ".loss_history" not in str(raised.value)
+
+
+def test_a_learning_rate_with_conjugate_gradients_is_refused():
+    X, y = regression_data()
+    with pytest.raises(ValueError, match="not used by method='cg'"):
+        GDRegressor(learning_rate=0.1).fit(X, y)
 
 
 def test_warm_start_continues_from_the_previous_solution():
@@ -283,28 +296,29 @@ def test_warm_start_continues_from_the_previous_solution():
     warm = GDRegressor(tol=1e-10, warm_start=True).fit(X, y)
     warm.fit(X, y)
     assert warm.loss_curve_[0] == pytest.approx(cold.loss_curve_[-1], rel=1e-9)
-    # Already converged: it stops at the earliest possible moment, the third check.
-    assert warm.n_iter_ == 3 * warm.n_iter_no_change < cold.n_iter_
+    # Already converged: the convergence test holds at the start, so the refit stops at once.
+    assert warm.n_iter_ == 1 < cold.n_iter_
     # Without warm_start, refitting starts again from zero.
     again = GDRegressor(tol=1e-10).fit(X, y).fit(X, y)
     assert again.loss_curve_[0] == cold.loss_curve_[0]
 
 
-def test_verbose_prints_the_loss_at_each_check():
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 35 iterations stop short on purpose
+def test_verbose_prints_the_loss_every_ten_iterations():
     X, y = regression_data()
     output = io.StringIO()
     with redirect_stdout(output):
-        model = GDRegressor(verbose=1, n_iter_no_change=5).fit(X, y)
+        model = GDRegressor(verbose=1, method="gd", learning_rate=0.05, max_iter=35).fit(X, y)
     lines = output.getvalue().splitlines()
-    assert len(lines) == model.n_iter_ // 5
-    assert lines[0].startswith("-- Iteration 5, loss: ")
+    assert len(lines) == 4 and model.n_iter_ == 35  # after iterations 10, 20, 30 and the last
+    assert lines[0].startswith("-- Iteration 10, loss: ") and lines[-1].startswith("-- Iteration 35, loss: ")
 
 
 def test_fixed_learning_rate_is_used_as_given():
     X, y = regression_data()
     model = GDRegressor(learning_rate=0.05, method="gd", tol=1e-12, max_iter=5000).fit(X, y)
     assert model.learning_rate_ == 0.05
-    automatic = GDRegressor(tol=1e-12).fit(X, y)
+    automatic = GDRegressor(method="gd", tol=1e-12).fit(X, y)
     assert 0 < automatic.learning_rate_ < 1.0
     np.testing.assert_allclose(model.coef_, automatic.coef_, rtol=1e-6)
 
@@ -318,7 +332,7 @@ def test_n_threads_applies_to_the_fit_only_and_is_restored(all_threads):
     GDRegressor(n_threads=1).fit(X, y)
     assert numba.get_num_threads() == before
     with pytest.raises(fastgd.DivergenceError):
-        GDRegressor(n_threads=1, learning_rate=1e3).fit(X * 100.0, y)
+        GDRegressor(n_threads=1, learning_rate=1e3, method="gd").fit(X * 100.0, y)
     assert numba.get_num_threads() == before
     with pytest.raises(ValueError, match="n_threads must be between 1 and"):
         GDRegressor(n_threads=all_threads + 1).fit(X, y)
@@ -330,9 +344,9 @@ def test_n_threads_applies_to_the_fit_only_and_is_restored(all_threads):
     ({"max_iter": 0}, ValueError, r"'max_iter' parameter of GDRegressor must be an int >= 1; got 0"),
     ({"max_iter": 10.0}, TypeError, "'max_iter' parameter of GDRegressor must be an int"),
     ({"tol": -1e-3}, ValueError, "'tol' parameter of GDRegressor must be None or a non-negative float"),
-    ({"n_iter_no_change": 0}, ValueError, "'n_iter_no_change' parameter"),
-    ({"method": "adam"}, ValueError, r"'method' parameter of GDRegressor must be one of \('gd', 'nesterov'\)"),
-    ({"solver": "qr"}, ValueError, r"'solver' parameter of GDRegressor must be one of \('data', 'gram'\)"),
+    ({"method": "adam"}, ValueError, r"'method' parameter of GDRegressor must be one of \('gd', 'nesterov', 'cg'\)"),
+    ({"solver": "qr"}, ValueError, r"'solver' parameter of GDRegressor must be one of \('data', 'gram', 'auto'\)"),
+    ({"scale": "yes"}, TypeError, "'scale' parameter of GDRegressor must be a bool"),
     ({"backend": "cuda"}, ValueError, r"'backend' parameter of GDRegressor must be one of \('numba', 'numpy'\)"),
     ({"fit_intercept": "yes"}, TypeError, "'fit_intercept' parameter of GDRegressor must be a bool"),
     ({"n_threads": 0}, ValueError, "'n_threads' parameter of GDRegressor must be an int >= 1"),

@@ -99,7 +99,7 @@ def test_n_threads_is_restored_after_the_call():
 def test_too_large_learning_rate_raises_divergence_with_last_finite_state(backend):
     X, y = linear_data()
     with pytest.raises(
-        fastgd.DivergenceError, match=r"diverged at iteration \d+ with lr=5.*smaller learning rate"
+        fastgd.DivergenceError, match=r"diverged at iteration \d+ with lr=5: the loss rose .* Try lr='auto'"
     ) as caught:
         fastgd.train(X, y, lr=5.0, iterations=1000, backend=backend)
     error = caught.value
@@ -113,9 +113,15 @@ def test_too_large_learning_rate_raises_divergence_with_last_finite_state(backen
 
 
 def test_overflowing_loss_is_reported_as_non_finite():
-    X = np.array([1e200, -1e200, 3e200])
+    X = np.array([1e150, -1e150, 3e150])
     with pytest.raises(fastgd.DivergenceError, match="non-finite"):
-        fastgd.train(X, np.array([1.0, 2.0, 3.0]), lr=1.0, iterations=3, w0=1.0)
+        fastgd.train(X, np.array([1.0, 2.0, 3.0]), lr=1e10, iterations=3, w0=1.0)
+
+
+def test_features_whose_squares_overflow_are_refused_with_the_column_named():
+    X = np.array([[1.0, 1e200], [2.0, -1e200], [3.0, 3e200]])
+    with pytest.raises(ValueError, match=r"squares of column 1 of X overflow float64.*divide it by a power of 10"):
+        fastgd.train(X, np.array([1.0, 2.0, 3.0]), iterations=3)
 
 
 def test_zero_iterations_returns_the_start_and_its_loss():

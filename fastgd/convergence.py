@@ -1,0 +1,327 @@
+"""How far a run is from the least-squares optimum, in units that do not depend on the data's scale.
+
+Users compare coefficients, so the convergence test measures coefficients:
+the error of a weight in **standardised units** is
+``|w_j - w*_j| * std(x_j) / std(y)`` (the change in the prediction, in
+standard deviations of ``y``, per standard deviation of ``x_j``), and the
+intercept's is the error of the prediction at the feature means over
+``std(y)``. ``TrainResult.coef_error`` is the largest of them.
+
+In those units the loss is ``L = L* + std(y)^2 e^T blockdiag(R, 1) e`` with
+``R`` the features' correlation matrix, so the error follows from the
+gradient: ``e = blockdiag(R, 1)^+ g~ / (2 std(y)^2)`` for the standardised
+gradient ``g~``.
+
+* With the sufficient statistics at hand (``d`` up to
+  :data:`fastgd._config.STATISTICS_MAX_FEATURES`; every solver computes them
+  then), ``R`` is known and the error is **exact** (:func:`exact_error_model`);
+  the loop tests it at every iteration.
+* Without them (wider data), ``R``'s smallest eigenvalue is unknown: the
+  loop stops on a bound that uses a guess of it, and the final check runs a
+  Lanczos process on ``R`` from the final gradient (a pass per step) that
+  gives the error exactly once it spans the gradient's Krylov space, and an
+  estimate before (:func:`lanczos_error`).
+
+Directions along which ``R`` is singular (exactly collinear columns, a
+constant column) do not change the fit; they are left out of the error, and
+the coefficients then are *a* least-squares solution, not a unique one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+# Eigenvalues of the standardised Hessian below this fraction of the largest
+# are treated as exact zeros: the statistics themselves are only accurate to
+# about 1e-15 relative, so such directions carry rounding noise, not data.
+SINGULAR_RCOND = 1e-13
+
+# A Lanczos process stops when its next vector has less than this fraction
+# of the norm it started with: the Krylov space is then invariant.
+LANCZOS_BREAKDOWN = 1e-10
+LANCZOS_MAX_STEPS = 40
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Weighted means and spreads of the features and of the target.
+
+    ``std_x`` is each feature's standard deviation, ``rms_x`` its root mean
+    square; ``var_y`` the target's variance.
+    """
+
+    total_weight: float
+    mean_x: NDArray[np.float64]
+    std_x: NDArray[np.float64]
+    rms_x: NDArray[np.float64]
+    mean_y: float
+    var_y: float
+
+    @classmethod
+    def from_statistics(cls, stats) -> Moments:
+        """The moments inside a :class:`fastgd.SufficientStatistics`."""
+        d = stats.n_features
+        # Values whose squares overflow give infinities here; fastgd.setup refuses them with a clear message.
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean_y, var_y = stats.target_moments()
+            return cls(
+                stats.total_weight, stats.mean[:d].copy(), stats.feature_spread(True), stats.feature_spread(False),
+                mean_y, var_y,
+            )  # fmt: skip
+
+    def merge(self, other: Moments) -> Moments:
+        """The moments of both data sets together (Chan, Golub and LeVeque's pairwise update)."""
+        if other.total_weight == 0:
+            return self
+        if self.total_weight == 0:
+            return other
+        total = self.total_weight + other.total_weight
+        share = other.total_weight / total
+        cross = self.total_weight * share
+
+        def combine(mean_a, var_a, mean_b, var_b):
+            delta = mean_b - mean_a
+            squares = self.total_weight * var_a + other.total_weight * var_b + delta * delta * cross
+            return mean_a + delta * share, squares / total
+
+        mean_x, var_x = combine(self.mean_x, self.std_x**2, other.mean_x, other.std_x**2)
+        mean_y, var_y = combine(self.mean_y, self.var_y, other.mean_y, other.var_y)
+        return Moments(total, mean_x, np.sqrt(var_x), np.sqrt(var_x + mean_x**2), float(mean_y), float(var_y))
+
+    @property
+    def target_scale(self) -> float:
+        """``std(y)``; for a constant ``y`` its magnitude, and 1 for ``y = 0`` (the unit then is absolute)."""
+        for value in (math.sqrt(self.var_y), abs(self.mean_y)):
+            if value > 0 and math.isfinite(value):
+                return value
+        return 1.0
+
+    @property
+    def loss_scale(self) -> float:
+        """``mean(y^2)``: the loss of the zero model, the scale of every loss of this problem."""
+        return self.var_y + self.mean_y**2
+
+
+def feature_units(moments: Moments) -> NDArray[np.float64]:
+    """Each feature's standard deviation, or 1 where it is zero (a constant column is not standardised)."""
+    spread = moments.std_x.copy()
+    constant = ~(spread > 1e-300)
+    spread[constant] = 1.0
+    return spread
+
+
+def standardisation(moments: Moments, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``T`` with ``e = T @ delta`` for a change ``delta`` of the loop parameters ``[v, c]``.
+
+    The loop's model is ``(x - shift) . (scale * v) + c``, so ``w = scale * v``
+    and the prediction at the feature means is ``(mean_x - shift) . w + c``.
+    """
+    d = shift.shape[0]
+    sigma_y = moments.target_scale
+    T = np.zeros((d + 1, d + 1))
+    T[np.arange(d), np.arange(d)] = scale * feature_units(moments) / sigma_y
+    T[d, :d] = (moments.mean_x - shift) * scale / sigma_y
+    T[d, d] = 1.0 / sigma_y
+    return T
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """Maps the loop's gradient to the standardised coefficient error.
+
+    ``matrix @ grad`` is the error vector when ``exact`` (its largest entry is
+    the error, ``max_norm``); otherwise a vector whose Euclidean norm bounds
+    the error if ``R``'s smallest eigenvalue is at least ``curvature_guess``.
+    ``eigenvalues`` are those of ``blockdiag(R, 1)`` over the fitted
+    parameters (exact models only), ``kept`` how many count as non-zero.
+    """
+
+    matrix: NDArray[np.float64]
+    exact: bool
+    standardise: NDArray[np.float64]
+    free: NDArray[np.bool_]
+    target_scale: float
+    eigenvalues: NDArray[np.float64] | None = None
+    curvature_guess: float = 1.0
+
+    @property
+    def max_norm(self) -> bool:
+        return self.exact
+
+    def error(self, grad: NDArray[np.float64]) -> float:
+        vector = self.matrix @ grad
+        return float(np.max(np.abs(vector))) if self.exact else float(np.linalg.norm(vector))
+
+    @property
+    def condition_number(self) -> float:
+        """``lambda_max / lambda_min`` of ``blockdiag(R, 1)`` over its non-zero eigenvalues (exact models)."""
+        if self.eigenvalues is None:
+            return float("nan")
+        kept = self.eigenvalues[self.eigenvalues > SINGULAR_RCOND * self.eigenvalues.max()]
+        return float(kept.max() / kept.min())
+
+
+def _free_block(matrix: NDArray[np.float64], free: NDArray[np.bool_]) -> NDArray[np.float64]:
+    return matrix[np.ix_(free, free)]
+
+
+def exact_error_model(
+    hessian: NDArray[np.float64], standardise: NDArray[np.float64], free: NDArray[np.bool_], target_scale: float
+) -> ErrorModel:
+    """The exact error map from the loop-coordinate half Hessian ``hessian`` (``E[z z^T]``).
+
+    With ``delta = H^+ g / 2`` and ``e = T delta``: in standardised
+    coordinates ``H~ = T^-T H T^-1``, so ``e = H~^+ T^-T g / 2``. The
+    pseudo-inverse is taken there, where its cut-off means the same on
+    every data set.
+    """
+    p = hessian.shape[0]
+    T_inv = np.linalg.inv(_free_block(standardise, free))
+    standardised = T_inv.T @ _free_block(hessian, free) @ T_inv
+    standardised = 0.5 * (standardised + standardised.T)
+    values, vectors = np.linalg.eigh(standardised)
+    top = values[-1] if values.size else 0.0
+    keep = values > SINGULAR_RCOND * top
+    pseudo_inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
+    matrix = np.zeros((p, p))
+    rows = np.flatnonzero(free)
+    matrix[np.ix_(rows, rows)] = 0.5 * pseudo_inverse @ T_inv.T
+    return ErrorModel(
+        matrix=matrix,
+        exact=True,
+        standardise=standardise,
+        free=free,
+        target_scale=target_scale,
+        eigenvalues=np.maximum(values, 0.0) / target_scale**2,
+    )
+
+
+def estimated_error_model(
+    standardise: NDArray[np.float64], free: NDArray[np.bool_], target_scale: float, curvature_guess: float
+) -> ErrorModel:
+    """The bound ``|g~_w| / (2 std(y)^2 lambda) (+) |g~_b| / (2 std(y)^2)`` for a guess ``lambda`` of ``lambda_min(R)``."""
+    p = standardise.shape[0]
+    T_inv = np.linalg.inv(_free_block(standardise, free))
+    rows = np.flatnonzero(free)
+    divisors = np.full(rows.shape[0], 2.0 * target_scale**2 * curvature_guess)
+    if free[-1]:
+        divisors[-1] = 2.0 * target_scale**2  # the intercept's curvature is exactly 1 in these units
+    matrix = np.zeros((p, p))
+    matrix[np.ix_(rows, rows)] = T_inv.T / divisors[:, None]
+    return ErrorModel(
+        matrix=matrix,
+        exact=False,
+        standardise=standardise,
+        free=free,
+        target_scale=target_scale,
+        curvature_guess=curvature_guess,
+    )
+
+
+def lanczos_error(
+    model: ErrorModel,
+    grad: NDArray[np.float64],
+    hessian_vector: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    max_steps: int = LANCZOS_MAX_STEPS,
+) -> tuple[float, float, int]:
+    """The standardised error at ``grad`` without the statistics: ``(error, smallest Ritz value, passes)``.
+
+    ``hessian_vector(u)`` returns ``H u`` (half the loss's Hessian, loop
+    coordinates) with one pass over the data. A Lanczos process with full
+    reorthogonalisation runs on ``R`` from the weights' standardised
+    gradient ``g~_w``. ``R^-1 g~_w`` lies in the Krylov space of ``g~_w``, so
+    once the process breaks down (the space is invariant; at the latest
+    after ``d`` steps) the solution it gives is exact. Before that the
+    estimate is the larger of that solution and ``|g~_w| / theta_min``, with
+    ``theta_min`` the smallest Ritz value (at least ``lambda_min``, so this
+    is an estimate, not a bound).
+    """
+    free = model.free
+    T_inv = np.linalg.inv(_free_block(model.standardise, free))
+    sigma2 = model.target_scale**2
+    g_free = grad[free]
+    standardised_gradient = T_inv.T @ g_free
+    n_free = g_free.shape[0]
+    has_intercept = bool(free[-1])
+    n_weights = n_free - 1 if has_intercept else n_free
+    intercept_error = abs(standardised_gradient[-1]) / (2 * sigma2) if has_intercept else 0.0
+    g_w = standardised_gradient[:n_weights]
+    norm = float(np.linalg.norm(g_w))
+    if n_weights == 0 or norm == 0.0:
+        return intercept_error, float("nan"), 0
+
+    def apply_correlation(vector: NDArray[np.float64]) -> NDArray[np.float64]:
+        standardised = np.zeros(n_free)
+        standardised[:n_weights] = vector
+        loop_vector = np.zeros(grad.shape[0])
+        loop_vector[free] = T_inv @ standardised
+        product = hessian_vector(loop_vector)[free]
+        return (T_inv.T @ product)[:n_weights] / sigma2
+
+    basis = [g_w / norm]
+    alphas: list[float] = []
+    betas: list[float] = []
+    passes = 0
+    invariant = False
+    for _ in range(min(max_steps, n_weights)):
+        w = apply_correlation(basis[-1])
+        passes += 1
+        alphas.append(float(basis[-1] @ w))
+        for q in basis:  # full reorthogonalisation: the basis is tiny
+            w -= (q @ w) * q
+        beta = float(np.linalg.norm(w))
+        if beta <= LANCZOS_BREAKDOWN * max(1.0, abs(alphas[-1])) or len(basis) == n_weights:
+            invariant = True
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    k = len(alphas)
+    tridiagonal = np.diag(alphas) + np.diag(betas[: k - 1], 1) + np.diag(betas[: k - 1], -1)
+    ritz = np.linalg.eigvalsh(tridiagonal)
+    top = max(float(ritz[-1]), 1e-300)
+    positive = ritz > SINGULAR_RCOND * top
+    rhs = np.zeros(k)
+    rhs[0] = norm
+    values, vectors = np.linalg.eigh(tridiagonal)
+    keep = values > SINGULAR_RCOND * top
+    solution = np.array(basis[:k]).T @ ((vectors[:, keep] / values[keep]) @ (vectors[:, keep].T @ rhs))
+    weights_error = float(np.max(np.abs(solution))) / (2 * sigma2)
+    theta_min = float(ritz[positive].min()) if positive.any() else float("nan")
+    if not invariant and positive.any():
+        weights_error = max(weights_error, norm / (2 * sigma2 * theta_min))
+    return max(weights_error, intercept_error), theta_min, passes
+
+
+# ---------------------------------------------------------------------------
+# How many iterations a method needs, for advice that works when followed.
+# ---------------------------------------------------------------------------
+
+
+def iterations_needed(method: str, rate_condition: float, reduction: float, n_free: int) -> float:
+    """Iterations from the start for ``method`` to shrink the error ``reduction``-fold.
+
+    ``rate_condition`` is the condition number that governs the method's
+    rate: ``1 / (1 - rho)`` for gradient descent's contraction ``rho`` (the
+    condition number with the step ``1/L``), the Hessian's for Nesterov and
+    conjugate gradients. The figures are the textbook rates with a margin
+    (gradient descent: ``kappa log r``; Nesterov with restart:
+    ``3 sqrt(kappa) log r``; conjugate gradients: ``sqrt(kappa)/2 log(2 sqrt(kappa) r)``,
+    and at most a few sweeps of ``n_free`` steps while ``kappa < 1e8``, since
+    rounding delays its finite termination).
+    """
+    kappa = max(rate_condition, 1.0)
+    log_reduction = math.log(max(reduction, math.e))
+    if method == "gd":
+        estimate = kappa * log_reduction
+    elif method == "nesterov":
+        estimate = 3.0 * math.sqrt(kappa) * log_reduction
+    else:
+        estimate = 0.5 * math.sqrt(kappa) * math.log(2.0 * math.sqrt(kappa) * max(reduction, 1.0))
+        if kappa < 1e8:  # worse conditioned, rounding spoils the finite termination
+            estimate = min(estimate, 4.0 * n_free)
+    return 1.5 * estimate + 10.0
