@@ -175,7 +175,10 @@ def _print_fit(summary: dict[str, Any]) -> None:
     error_text = "unknown" if error is None else f"{error:.2g}"
     rows = [
         ("final loss (MSE)", f"{summary['final_loss']:.10g}"),
-        ("converged", f"{'yes' if summary['converged'] else 'NO'} (coefficient error {error_text}, tol {summary['tol']:g})"),
+        (
+            "converged",
+            f"{'yes' if summary['converged'] else 'NO'} (coefficient error {error_text}, tol {summary['tol']:g})",
+        ),
         ("iterations", f"{summary['n_iter']:,} of at most {summary['max_iterations']:,}"),
         ("stop reason", summary["stop_reason"]),
         ("learning rate", lr_text),
@@ -237,7 +240,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         log(f"wrote {args.json}")
     if args.save_model is not None:
         training = {"data": str(data.path), "rows": data.n_rows, "max_iterations": args.iterations}
-        training.update({key: summary[key] for key in ("method", "solver", "center", "scale", "converged", "coef_error")})
+        training.update(
+            {key: summary[key] for key in ("method", "solver", "center", "scale", "converged", "coef_error")}
+        )
         model = LinearModel.from_result(result, data.feature_names, data.target_name, **training)
         save_model(args.save_model, model)
         log(f"wrote model {args.save_model}")
@@ -307,7 +312,7 @@ def _bench_case(
 
     def epoch_time(backend: str) -> float:
         result = train(X, y, lr=0.1, iterations=args.iterations, backend=backend)
-        return result.seconds / result.n_iter
+        return result.loop_seconds / result.n_iter
 
     def read_time() -> float:
         started = time.perf_counter()

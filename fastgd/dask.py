@@ -40,9 +40,10 @@ from numpy.typing import ArrayLike, NDArray
 from . import gram, kernels, stepsize, validation
 from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for
 from .convergence import Moments
+from .driver import Callback, Epochs, TrainResult, run_descent
 from .loop import DataPass, from_model_gradient, to_model
 from .setup import make_plan, resolve_options
-from .training import Callback, Epochs, TrainResult, check_tol, numba_threads, run_descent
+from .training import check_tol, numba_threads
 
 __all__ = ["DaskPasses", "RechunkWarning", "RowBlocks", "train"]
 
@@ -309,7 +310,9 @@ class DaskPasses:
     def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
         """Return the loss at ``params`` and write its gradient into ``grad`` (one round trip)."""
         w, b = to_model(self, params)
-        totals = _sum_in_order(self.blocks.map(_block_gradient_sums, np.append(w, b), self.targets, self.blocks.n_threads))
+        totals = _sum_in_order(
+            self.blocks.map(_block_gradient_sums, np.append(w, b), self.targets, self.blocks.n_threads)
+        )
         grad[:] = totals[1:] / self.total_weight
         from_model_gradient(self, grad)
         return float(totals[0] / self.total_weight)

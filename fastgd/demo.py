@@ -109,12 +109,12 @@ def run(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for backend, label in (("numpy", "reference numpy"), ("numba", "fused numba")):
         result = results[backend]
-        per_epoch = result.seconds / result.n_iter
+        per_epoch = result.loop_seconds / result.n_iter
         print(
             f"{label:<16}{_format_w(result.w):<34}{result.b:>9.4f}{result.final_loss:>13.6g}"
             f"{per_epoch * 1e3:>11.2f}{data_bytes / per_epoch / 1e9:>8.2f}"
         )
-    speedup = results["numpy"].seconds / results["numba"].seconds
+    speedup = results["numpy"].loop_seconds / results["numba"].loop_seconds
     print(f"\nspeed-up of the fused kernels over the reference path: {speedup:.1f}x per epoch")
     if args.plot is not None:
         from .plotting import save_plots

@@ -69,7 +69,9 @@ def format_suggestion(suggestion: Suggestion, syntax: str | None = None) -> str:
             if isinstance(value, bool):
                 parts.append(f"--{name}" if value else f"--no-{name}")
             else:
-                parts.append(f"{_CLI_FLAGS.get(name, '--' + name)} {value if isinstance(value, str) else _value_text(value)}")
+                parts.append(
+                    f"{_CLI_FLAGS.get(name, '--' + name)} {value if isinstance(value, str) else _value_text(value)}"
+                )
         return " ".join(parts)
     names = _ESTIMATOR_NAMES if syntax == "estimator" else {}
     text = ", ".join(f"{names.get(name, name)}={_value_text(value)}" for name, value in suggestion.items())

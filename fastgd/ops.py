@@ -12,8 +12,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import kernels, reference, validation
 from ._config import chunk_rows_for
+from .driver import split
 from .loop import evaluate_compiled
-from .training import _check_backend, _split, prepare_data
+from .training import _check_backend, prepare_data
 
 
 def _parameters(w: ArrayLike, b: float, X: np.ndarray) -> tuple[NDArray[np.float64], float]:
@@ -67,5 +68,5 @@ def loss_and_gradients(
     params = np.append(w_vector, b)
     grad = np.empty_like(params)
     loss = evaluate_compiled(data, params, grad)
-    grad_w, grad_b = _split(grad, data.X.ndim == 1 and np.ndim(w) == 0)
+    grad_w, grad_b = split(grad, data.X.ndim == 1 and np.ndim(w) == 0)
     return float(loss), grad_w, grad_b

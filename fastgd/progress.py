@@ -168,8 +168,15 @@ class ProgressBar:
         return None
 
     def close(self) -> None:
-        """Draw the final state and release the terminal line (idempotent)."""
+        """Draw the final state and release the terminal line (idempotent).
+
+        A run that converged before its iteration cap ends the bar at the
+        iterations it ran, drawn as complete.
+        """
         if self._bar is not None:
+            if 0 < self._bar.n < self._bar.total:
+                self._bar.total = self._bar.n
+                self._bar.refresh()
             self._bar.close()
             self._bar = None
 

@@ -81,7 +81,14 @@ class Options:
 
 
 def resolve_options(
-    *, method: str, solver: str, center: bool | None, scale: bool | None, fit_intercept: bool, lr: float | None, n_features: int
+    *,
+    method: str,
+    solver: str,
+    center: bool | None,
+    scale: bool | None,
+    fit_intercept: bool,
+    lr: float | None,
+    n_features: int,
 ) -> Options:
     """Check the options and fill in fastgd's defaults (``solver="auto"``, ``center``/``scale`` of None)."""
     method = check_choice(method, "method", METHODS)
@@ -180,9 +187,7 @@ class Plan:
         return self.condition(shift, scale, self.free.astype(np.float64))
 
 
-def preconditioner(
-    moments: Moments, center: bool, scale: bool
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def preconditioner(moments: Moments, center: bool, scale: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(shift, scale)`` of the loop's parametrisation (zeros and ones when off)."""
     d = moments.mean_x.shape[0]
     shift = moments.mean_x.copy() if center else np.zeros(d)

@@ -103,7 +103,9 @@ def diabetes(scaled: bool) -> Case:
     from sklearn.datasets import load_diabetes
 
     bunch = load_diabetes(scaled=scaled)
-    return Case(f"diabetes-{'scaled' if scaled else 'raw'}", bunch.data.astype(np.float64), bunch.target.astype(np.float64))
+    return Case(
+        f"diabetes-{'scaled' if scaled else 'raw'}", bunch.data.astype(np.float64), bunch.target.astype(np.float64)
+    )
 
 
 def calendar_year(n: int = 60, seed: int = 1) -> Case:

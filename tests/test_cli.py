@@ -79,17 +79,17 @@ def test_fit_csv_prints_a_table_and_matches_the_library_exactly(files, problem, 
     )
     assert completed.returncode == 0, completed.stderr
     X, y = problem
-    # The command line's defaults: --solver auto (the statistics solver here), gd for a numeric --lr.
-    expected = fastgd.train(X, y, lr=0.3, iterations=300, solver="auto")
+    # The command line's defaults: --solver auto (the statistics solver here), gd for a numeric --lr, --tol 1e-8.
+    expected = fastgd.train(X, y, lr=0.3, iterations=300, solver="auto", tol=1e-8)
     lines = completed.stdout.splitlines()
     table = {line.split()[0]: line.split()[1] for line in lines if line.startswith(("height", "width", "(intercept)"))}
     assert float(table["height"]) == pytest.approx(expected.w[0], rel=1e-9)
     assert float(table["(intercept)"]) == pytest.approx(expected.b, rel=1e-9)
-    assert any(line.startswith("stop reason") and "iterations" in line for line in lines)
+    assert any(line.startswith("stop reason") and expected.stop_reason in line for line in lines)
     assert "read 300 rows x 3 columns" in completed.stderr  # the loading message
     summary = json.loads(out.read_text())
     assert summary["coef"] == expected.w.tolist() and summary["intercept"] == expected.b
-    assert summary["final_loss"] == expected.final_loss and summary["n_iter"] == 300
+    assert summary["final_loss"] == expected.final_loss and summary["n_iter"] == expected.n_iter
     assert summary["feature_names"] == FEATURES and summary["target"] == "price"
 
 
@@ -117,7 +117,7 @@ def test_every_file_format_reads_the_same_numbers(files, problem, name, target, 
 )
 def test_fit_on_arrays_matches_the_library_exactly(files, problem, name, options):
     summary = fit_json(files / name, *options, "--lr", "0.3", "--iterations", "50")
-    expected = fastgd.train(*problem, lr=0.3, iterations=50, solver="auto")
+    expected = fastgd.train(*problem, lr=0.3, iterations=50, solver="auto", tol=1e-8)
     assert summary["coef"] == expected.w.tolist() and summary["intercept"] == expected.b
 
 

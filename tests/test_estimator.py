@@ -32,7 +32,9 @@ from fastgd.estimator import GDRegressor  # noqa: E402
 # Every solver x method on the kernels, the default method on the reference path, then the other switches.
 # Plain gradient descent needs many more (cheap) iterations than the others to reach the default tol.
 GD = {"method": "gd", "max_iter": 50_000}
-CHECKED_ESTIMATORS = [GDRegressor(solver=solver, method=method) for solver in ["data", "gram"] for method in ["cg", "nesterov"]]
+CHECKED_ESTIMATORS = [
+    GDRegressor(solver=solver, method=method) for solver in ["data", "gram"] for method in ["cg", "nesterov"]
+]
 CHECKED_ESTIMATORS += [GDRegressor(solver=solver, **GD) for solver in ["data", "gram"]]
 CHECKED_ESTIMATORS += [GDRegressor(backend="numpy", solver=solver) for solver in ["data", "gram"]]
 CHECKED_ESTIMATORS += [GDRegressor(backend="numpy", solver="gram", **GD)]

@@ -56,6 +56,15 @@ def test_an_enabled_bar_shows_progress_and_the_loss():
     assert calls == []
 
 
+def test_a_run_that_converges_early_completes_its_bar_at_the_iterations_it_ran():
+    stream = io.StringIO()
+    with ProgressBar(5000, enabled=True, file=stream, mininterval=0) as bar:
+        result = fastgd.train(X, Y, iterations=5000, method="nesterov", callback=bar, callback_every=10)
+    assert result.stop_reason == "tol" and result.n_iter < 5000
+    final_line = stream.getvalue().rsplit("\r", 1)[-1]
+    assert "100%" in final_line and f"{result.n_iter}/{result.n_iter}" in final_line
+
+
 def test_a_chained_callback_still_stops_training():
     seen = []
 
@@ -87,7 +96,22 @@ def run_fit_with_stderr(tmp_path, stderr) -> subprocess.CompletedProcess:
     data = tmp_path / "data.csv"
     data.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in zip(X.tolist(), Y.tolist(), strict=True)))
     return subprocess.run(
-        [sys.executable, "-m", "fastgd", "fit", data, "--target", "y", "--lr", "0.5", "--iterations", "20000"],
+        # --tol 0: all 20,000 iterations (a converged run would end the bar early).
+        [
+            sys.executable,
+            "-m",
+            "fastgd",
+            "fit",
+            data,
+            "--target",
+            "y",
+            "--lr",
+            "0.5",
+            "--iterations",
+            "20000",
+            "--tol",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=stderr,
         timeout=120,

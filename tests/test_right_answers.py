@@ -80,7 +80,9 @@ def test_train_is_right_or_says_so_on_every_case(case, method, solver):
     # A fixed budget that some methods meet and others do not: either way the claim must be true.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", fastgd.ConvergenceWarning)
-        result = fastgd.train(case.X, case.y, iterations=300, method=method, solver=solver, sample_weight=case.sample_weight)
+        result = fastgd.train(
+            case.X, case.y, iterations=300, method=method, solver=solver, sample_weight=case.sample_weight
+        )
     warned = any(issubclass(w.category, fastgd.ConvergenceWarning) for w in caught)
     assert warned == (not result.converged)
     true_error = case.standardised_error(result.w, result.b)
@@ -126,7 +128,7 @@ def test_reproducer_a_large_feature_no_longer_freezes_the_intercept():
 
 def test_the_last_step_is_checked():
     X, y = house_prices(n=500).X, house_prices(n=500).y
-    with pytest.raises(fastgd.DivergenceError, match="non-finite|above the starting loss"):
+    with pytest.raises(fastgd.DivergenceError, match=r"non-finite|above the starting loss"):
         fastgd.train(X, y, lr=1e300, iterations=1)
     with pytest.raises(fastgd.DivergenceError):
         GDRegressor(learning_rate=1e3, method="gd", max_iter=1, tol=None).fit(X, y)
@@ -228,7 +230,9 @@ STRUGGLING_RUNS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "options"), STRUGGLING_RUNS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(STRUGGLING_RUNS)])
+@pytest.mark.parametrize(
+    ("name", "options"), STRUGGLING_RUNS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(STRUGGLING_RUNS)]
+)
 def test_every_suggestion_of_a_convergence_warning_converges_when_followed(name, options):
     case = next(case for case in CASES if case.name == name)
     with pytest.warns(fastgd.ConvergenceWarning) as caught:
@@ -291,5 +295,7 @@ def test_command_line_advice_is_in_flags_and_converges_when_followed(tmp_path, c
     assert "warning" in err and "--method cg" in err and "method='cg'" not in err
     flags = err.split("Try ")[1].split(";")[0].rstrip(".\n").split()
     out = tmp_path / "fit.json"
-    assert cli.main(["fit", str(path), "--target", "TOTEMP", "--iterations", "50", *flags, "--json", str(out), "-q"]) == 0
+    assert (
+        cli.main(["fit", str(path), "--target", "TOTEMP", "--iterations", "50", *flags, "--json", str(out), "-q"]) == 0
+    )
     assert json.loads(out.read_text())["converged"]

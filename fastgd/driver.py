@@ -1,0 +1,533 @@
+"""The driver of the one loop: runs it for every front end and checks what it returns.
+
+:func:`run_descent` calls the compiled (or Python) loop of :mod:`fastgd.loop`
+in stretches between callbacks and answers its stops:
+
+* a divergence is raised as :class:`~fastgd.DivergenceError`, except that the
+  automatic step halves itself and carries on from the last good point;
+* a loss threshold met on a loss the loop could not know exactly (by
+  conjugate gradients' recurrence, or from the statistics near rounding) is
+  checked on the data first;
+* a convergence claim is confirmed with a gradient from the data (and, on
+  wide data, the Lanczos estimate), or the loop carries on.
+
+Whatever stopped the run, the returned parameters' loss is checked (non-finite
+or above the start is divergence) and their coefficient error estimated
+(above the tolerance is a :class:`~fastgd.ConvergenceWarning` with advice).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import stepsize
+from .advice import divergence_advice, not_converged_advice, rounding_floor
+from .convergence import ErrorModel, estimated_error_model, lanczos_error
+from .errors import ConvergenceWarning, DivergenceError, current_syntax, format_advice, format_suggestion
+from .loop import (
+    CONVERGED,
+    DIVERGED,
+    REACHED_THRESHOLD,
+    LoopSettings,
+    descent_loop,
+    descent_loop_compiled,
+    evaluate,
+    evaluate_compiled,
+    new_state,
+    stepped_gradient_norm,
+)
+from .setup import METHODS, Plan
+
+# The default convergence tolerance: the largest error of a standardised
+# coefficient, |w_j - w*_j| * std(x_j) / std(y), allowed at the end of a run.
+DEFAULT_TOL = 1e-6
+
+# A run whose loss climbs past this multiple of its first loss is diverging.
+DIVERGENCE_FACTOR = 1e4
+
+# The returned parameters' loss may exceed the first loss by this fraction
+# (plus the rounding floor) before the run counts as having diverged.
+GROWTH_TOLERANCE = 1e-9
+
+# A loss from the sufficient statistics is accurate to about 1e-15 of
+# mean(y^2); below this fraction of it fastgd re-evaluates it on the data.
+STATISTICS_LOSS_TRUST = 1e-7
+
+# lr="auto" halves its step at most this many times when the loss rises.
+MAX_STEP_HALVINGS = 40
+
+# A convergence claim that the final check rejects this many times ends the
+# run: rounding leaves nothing to gain.
+MAX_REJECTIONS = 3
+
+Callback = Callable[[int, float, "float | NDArray[np.float64]", float], "bool | None"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`fastgd.train` learned and how it got there.
+
+    Attributes
+    ----------
+    w : float or ndarray
+        Learned weights: a float for one-dimensional ``X``, else shape ``(d,)``.
+    b : float
+        Learned intercept.
+    loss_history : ndarray
+        ``loss_history[k]`` is the loss at the start of iteration ``k``
+        (conjugate gradients on data passes: by recurrence between
+        recomputations from the data; the statistics solver: from the
+        statistics, accurate to about 1e-15 of ``mean(y^2)``).
+    n_iter : int
+        Iterations run, ``len(loss_history)``. Each one stepped the
+        parameters, except the last when the run stopped at a check
+        (``"loss_threshold"`` or ``"tol"``).
+    stop_reason : str
+        ``"tol"`` (converged), ``"iterations"`` (the cap),
+        ``"loss_threshold"``, ``"callback"``, or ``"stalled"`` (rounding left
+        nothing to gain before the tolerance was met).
+    final_loss : float
+        The loss at the returned ``w`` and ``b``, checked against the data.
+    lr : float
+        The step size used for the weights (NaN for ``method="cg"``, which
+        takes the exact step length every iteration).
+    backend : str
+        ``"numba"``, ``"numpy"`` or ``"dask"`` (:func:`fastgd.dask.train`).
+    w_history, b_history : ndarray or None
+        Parameters at the start of each iteration, when ``record_params``.
+    seconds : float
+        Wall time of training: setup passes, iterations and the final
+        checks, not validation. The first call for a given layout and dtype
+        in a process also includes loading the compiled code from numba's
+        cache (or compiling).
+    method, solver : str
+        As run (``solver="auto"`` resolved).
+    lipschitz : float or None
+        The smoothness constant ``L`` behind ``lr="auto"`` (``lr = 1 / L``),
+        in the preconditioned coordinates when ``scale`` is on.
+    passes : int
+        Passes over the data: setup, iterations and final checks.
+    gradient_norm_ratio : float
+        Gradient norm at the returned parameters over that at the start.
+    converged : bool
+        Whether ``coef_error <= tol``.
+    coef_error : float
+        The largest error of a coefficient in standardised units,
+        ``|w_j - w*_j| * std(x_j) / std(y)`` (the intercept's: that of the
+        prediction at the feature means), to the least-squares optimum.
+        Exact with up to 2,048 features; estimated above.
+    tol : float
+        The tolerance ``coef_error`` was tested against.
+    center, scale : bool
+        Whether the features were centred and scaled inside the loop.
+    loop_seconds : float
+        Wall time of the iterations alone (``seconds`` less the setup pass
+        and the final checks): ``loop_seconds / n_iter`` is the time per
+        iteration.
+    """
+
+    w: float | NDArray[np.float64]
+    b: float
+    loss_history: NDArray[np.float64] = field(repr=False)
+    n_iter: int
+    stop_reason: str
+    final_loss: float
+    lr: float
+    backend: str
+    w_history: NDArray[np.float64] | None = field(default=None, repr=False)
+    b_history: NDArray[np.float64] | None = field(default=None, repr=False)
+    seconds: float = field(default=0.0, repr=False)
+    method: str = "gd"
+    solver: str = "data"
+    lipschitz: float | None = None
+    passes: int = 0
+    gradient_norm_ratio: float = field(default=float("nan"), repr=False)
+    converged: bool = True
+    coef_error: float = float("nan")
+    tol: float = DEFAULT_TOL
+    center: bool = False
+    scale: bool = False
+    loop_seconds: float = field(default=0.0, repr=False)
+
+
+@dataclass
+class Epochs:
+    """How the loop reads the data: the epoch inputs for the loss and for Hessian-vector products.
+
+    ``data`` and ``hessian`` are what :func:`fastgd.loop.epoch` accepts (a
+    :class:`~fastgd.loop.DataPass`, a :class:`~fastgd.loop.GramData`, or,
+    with ``compiled=False``, an object with an ``epoch(params, grad)``
+    method). ``data_passes`` is how many passes over the data one epoch
+    costs (0 for statistics). ``check`` is a data-pass input for the same
+    parametrisation, used to verify losses that come from statistics.
+    """
+
+    data: Any
+    hessian: Any
+    compiled: bool
+    data_passes: int
+    check: Any = None
+    check_compiled: bool = True
+    backend: str = "numba"
+    solver: str = "data"
+    setup_passes: int = 1
+
+    def evaluate(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
+        return float((evaluate_compiled if self.compiled else evaluate)(self.data, params, grad))
+
+    def evaluate_check(self, params: NDArray[np.float64]) -> float:
+        return float(
+            (evaluate_compiled if self.check_compiled else evaluate)(self.check, params, np.empty_like(params))
+        )
+
+    def hessian_vector(self, vector: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Half the loss's Hessian times ``vector`` (one epoch with zero targets)."""
+        product = np.empty_like(vector)
+        (evaluate_compiled if self.compiled else evaluate)(self.hessian, vector, product)
+        return 0.5 * product
+
+
+def split(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | NDArray[np.float64], float]:
+    """``(w, b)`` from ``[w, b]``: ``w`` a float for one-dimensional ``X``."""
+    w = float(params[0]) if one_dimensional else params[:-1].copy()
+    return w, float(params[-1])
+
+
+def run_descent(
+    epochs: Epochs,
+    plan: Plan,
+    *,
+    w_start: NDArray[np.float64],
+    b_start: float,
+    iterations: int,
+    loss_threshold: float | None,
+    tol: float | None,
+    record_params: bool,
+    callback: Callback | None,
+    callback_every: int,
+    one_dimensional: bool,
+    started: float,
+) -> TrainResult:
+    """Drive the shared loop over validated inputs, check the result and package it; used by every front end.
+
+    ``tol=None`` is fastgd's choice (see :func:`fastgd.train`).
+    """
+    run = _Run(epochs, plan, w_start, b_start, iterations, loss_threshold, tol, record_params, one_dimensional)
+    run.iterate(callback, callback_every)
+    return run.finish(started)
+
+
+class _Run:
+    """One run of the loop: its state, the settings it may tighten, and the passes it spent outside the loop."""
+
+    def __init__(self, epochs, plan, w_start, b_start, iterations, loss_threshold, tol, record_params, one_dimensional):
+        options = plan.options
+        self.epochs = epochs
+        self.plan = plan
+        self.iterations = iterations
+        self.loss_threshold = loss_threshold
+        self.tol = DEFAULT_TOL if tol is None else tol
+        self.one_dimensional = one_dimensional
+        self.record_params = record_params
+        # With a learning rate of the caller's, tol=None leaves the stopping to the iteration cap and the
+        # loss threshold, as the plain update rule has it; the result is still checked at the end.
+        early_stop = tol is not None or options.lr is None
+        self.state = new_state(plan.from_original(w_start, b_start), iterations, record_params)
+        self.errors: ErrorModel = plan.errors
+        self.settings = LoopSettings(
+            method=METHODS.index(options.method),
+            steps=plan.steps.copy(),
+            loss_threshold=-1.0 if loss_threshold is None else loss_threshold,
+            divergence_factor=DIVERGENCE_FACTOR,
+            loss_floor=plan.loss_floor,
+            error_matrix=self.errors.matrix,
+            error_max_norm=self.errors.max_norm,
+            error_tol=self.tol if early_stop else -1.0,
+            refresh_every=plan.refresh_every,
+        )
+        # Only conjugate gradients take Hessian-vector products; the other methods pass the data again,
+        # which saves compiling the loop for a second kind of epoch.
+        self.hessian_input = epochs.hessian if options.method == "cg" else epochs.data
+        self.extra_passes = 0
+        self.halvings = 0
+        self.rejections = 0
+        self.confirmed_error: float | None = None
+        self.stop_reason = "iterations"
+        self.done = 0
+        self.loop_seconds = 0.0
+
+    # --- the loop and its stops -------------------------------------------------------------------
+
+    def iterate(self, callback: Callback | None, callback_every: int) -> None:
+        loop = descent_loop_compiled if self.epochs.compiled else descent_loop
+        state = self.state
+        while self.done < self.iterations:
+            n_steps = (
+                self.iterations - self.done if callback is None else min(callback_every, self.iterations - self.done)
+            )
+            loop_started = time.perf_counter()
+            status, steps_done = loop(self.epochs.data, self.hessian_input, self.settings, state, self.done, n_steps)
+            self.loop_seconds += time.perf_counter() - loop_started
+            self.done += steps_done
+            if status == DIVERGED and not self._halve_automatic_step():
+                self._raise_divergence(state.loss_history[: self.done], state.last_good)
+            if status == DIVERGED:
+                continue
+            if status == REACHED_THRESHOLD and not self._threshold_holds():
+                continue
+            if status == REACHED_THRESHOLD:
+                self.stop_reason = "loss_threshold"
+            if status == CONVERGED and not self._convergence_holds():
+                continue
+            if callback is not None:
+                w_now, b_now = split(self.plan.to_original(state.params), self.one_dimensional)
+                latest = float(state.loss_history[self.done - 1])
+                if callback(self.done - 1, latest, w_now, b_now) is False and self.stop_reason == "iterations":
+                    self.stop_reason = "callback"
+            if self.stop_reason != "iterations":
+                break
+
+    def _retry_from(self, params: NDArray[np.float64], *, keep_gradient: bool = False) -> None:
+        """Redo the latest iteration from ``params``; without momentum or a conjugate direction unless ``keep_gradient``."""
+        state = self.state
+        self.done -= 1
+        if keep_gradient:  # conjugate gradients resume from this point's (true) loss and gradient
+            state.cg_loss[0] = state.loss_history[self.done]
+            state.since_refresh[0] = 0
+            return
+        state.params[:] = params
+        state.previous[:] = params
+        state.momentum[0] = 1.0
+        state.last_loss[0] = np.inf
+        state.direction[:] = 0.0
+        state.old_grad[:] = 0.0
+        state.since_refresh[0] = np.iinfo(np.int64).max // 2  # forces a gradient from the data
+
+    def _halve_automatic_step(self) -> bool:
+        """The automatic step proved too long for these data: halve it and retry from the last good point."""
+        bad_loss = self.state.loss_history[self.done - 1]
+        if self.plan.options.lr is not None or self.halvings >= MAX_STEP_HALVINGS or self.done < 2:
+            return False
+        if not np.isfinite(bad_loss):
+            return False
+        self.halvings += 1
+        steps = self.settings.steps.copy()
+        steps[:-1] *= 0.5
+        if not self.plan.options.center:  # centred, the intercept's step is exact
+            steps[-1] *= 0.5
+        self.settings = self.settings._replace(steps=steps)
+        self._retry_from(self.state.last_good)
+        return True
+
+    def _threshold_holds(self) -> bool:
+        """Whether a loss at the threshold is the data's: a loss by recurrence, or one from the statistics near rounding, is checked."""
+        state = self.state
+        loss = float(state.loss_history[self.done - 1])
+        epochs = self.epochs
+        if state.grad_is_true[0] != 1.0:
+            true_loss = epochs.evaluate(state.params, state.grad)
+            state.grad_is_true[0] = 1.0
+            self.extra_passes += epochs.data_passes
+        elif epochs.check is not None and loss < STATISTICS_LOSS_TRUST * self.plan.moments.loss_scale:
+            true_loss = epochs.evaluate_check(state.params)
+            self.extra_passes += 1
+        else:
+            return True
+        state.loss_history[self.done - 1] = true_loss
+        if true_loss <= self.loss_threshold:
+            return True
+        if epochs.check is not None:
+            self.settings = self.settings._replace(loss_threshold=-1.0)  # the statistics cannot resolve it
+        self._retry_from(state.params, keep_gradient=self.plan.options.method == "cg")
+        return False
+
+    def _convergence_holds(self) -> bool:
+        """Confirm the loop's claim with a gradient from the data and the final error model, or carry on."""
+        state = self.state
+        if state.grad_is_true[0] != 1.0:
+            # The loop's record is this very point: keep the data's loss for it.
+            state.loss_history[self.done - 1] = self.epochs.evaluate(state.params, state.grad)
+            state.grad_is_true[0] = 1.0
+            self.extra_passes += self.epochs.data_passes
+        error = self._error(state.grad)
+        if error <= self.tol:
+            self.stop_reason = "tol"
+            self.confirmed_error = error
+            return True
+        self.rejections += 1
+        if self.rejections >= MAX_REJECTIONS:
+            self.stop_reason = "stalled"
+            self.confirmed_error = error
+            return True
+        if not self.errors.exact:
+            # The loop's bound assumed too large a curvature: tighten it by at least the miss.
+            guess = self.errors.curvature_guess / max(4.0, error / self.tol)
+            errors = self.errors
+            self.errors = estimated_error_model(errors.standardise, errors.free, errors.target_scale, guess)
+            self.settings = self.settings._replace(error_matrix=self.errors.matrix)
+        self._retry_from(state.params, keep_gradient=self.plan.options.method == "cg")
+        return False
+
+    def _error(self, grad: NDArray[np.float64]) -> float:
+        """The standardised coefficient error at a true gradient (a Lanczos estimate without the statistics)."""
+        if self.errors.exact:
+            return self.errors.error(grad)
+        error, _, passes = lanczos_error(self.errors, grad, self.epochs.hessian_vector)
+        self.extra_passes += passes * self.epochs.data_passes
+        return error
+
+    # --- the end of the run -------------------------------------------------------------------------
+
+    def finish(self, started: float) -> TrainResult:
+        state, plan, epochs = self.state, self.plan, self.epochs
+        options = plan.options
+        params = state.params
+        grad = np.empty_like(params)
+        stopped_at_check = self.stop_reason in ("tol", "loss_threshold", "stalled") and self.done > 0
+        if stopped_at_check and state.grad_is_true[0] == 1.0:
+            final_loss = float(state.loss_history[self.done - 1])
+            grad[:] = state.grad
+        else:
+            final_loss = epochs.evaluate(params, grad)
+            self.extra_passes += epochs.data_passes
+        if epochs.check is not None and final_loss < STATISTICS_LOSS_TRUST * plan.moments.loss_scale:
+            final_loss = epochs.evaluate_check(params)  # from the statistics it would be rounding
+            self.extra_passes += 1
+        self._check_final_loss(final_loss)
+        error = self.confirmed_error if self.confirmed_error is not None else self._error(grad)
+        converged = bool(error <= self.tol)
+        seconds = time.perf_counter() - started
+        if not converged:
+            self._warn_not_converged(error)
+        first_norm = float(state.first_grad_norm[0]) if self.done > 0 else float("nan")
+        final_norm = stepped_gradient_norm(grad, self.settings.steps)
+        w, b = split(plan.to_original(params), self.one_dimensional)
+        history = plan.to_original(state.params_history[: self.done]) if self.record_params else None
+        return TrainResult(
+            w=w,
+            b=b,
+            loss_history=state.loss_history[: self.done].copy(),
+            n_iter=self.done,
+            stop_reason=self.stop_reason,
+            final_loss=final_loss,
+            lr=float("nan") if options.method == "cg" else float(self.settings.steps[0]),
+            backend=epochs.backend,
+            w_history=None
+            if history is None
+            else history[:, 0].copy()
+            if self.one_dimensional
+            else history[:, :-1].copy(),
+            b_history=None if history is None else history[:, -1].copy(),
+            seconds=seconds,
+            method=options.method,
+            solver=epochs.solver,
+            lipschitz=None if plan.lipschitz is None else plan.lipschitz * 2.0**self.halvings,
+            passes=int(epochs.setup_passes + epochs.data_passes * int(state.passes[0]) + self.extra_passes),
+            gradient_norm_ratio=float(final_norm / first_norm) if first_norm > 0 else 0.0,
+            converged=converged,
+            coef_error=float(error),
+            tol=self.tol,
+            center=options.center,
+            scale=options.scale,
+            loop_seconds=self.loop_seconds,
+        )
+
+    def _check_final_loss(self, final_loss: float) -> None:
+        """Every run's returned parameters: a non-finite loss, or one above the start, is divergence."""
+        state = self.state
+        if self.done == 0:
+            if not np.isfinite(final_loss):
+                self._raise_divergence(np.array([final_loss]), state.params, final=True)
+            return
+        first = float(state.loss_history[0])
+        if np.isfinite(final_loss) and final_loss <= first * (1.0 + GROWTH_TOLERANCE) + self.plan.loss_floor:
+            return
+        self._raise_divergence(np.append(state.loss_history[: self.done], final_loss), state.last_good, final=True)
+
+    def _raise_divergence(self, losses, last_good, *, final: bool = False) -> None:
+        """Raise :class:`DivergenceError` for ``losses`` (the bad one last); ``final`` for the returned parameters' check."""
+        plan = self.plan
+        options = plan.options
+        iteration = losses.shape[0] - 1
+        bad = float(losses[-1])
+        lr = float(self.settings.steps[0])
+        if not np.isfinite(bad):
+            what = "became non-finite"
+        elif bad > DIVERGENCE_FACTOR * losses[0] + plan.loss_floor:
+            what = f"grew to {bad:.3g}, over {DIVERGENCE_FACTOR:g} times its start {losses[0]:.3g}"
+        elif final:
+            what = f"of the returned parameters is {bad:.3g}, above the starting loss {losses[0]:.3g}"
+        else:
+            what = f"rose from {losses[-2]:.3g} to {bad:.3g}, so a step this long is unstable"
+        advice = divergence_advice(plan, self.iterations, float(self.state.first_error[0]), self.tol)
+        texts = []
+        for suggestion in advice:
+            text = format_suggestion(suggestion)
+            if suggestion.get("method") == "cg":
+                text += " (exact step lengths, no learning rate)"
+            elif "lr" in suggestion and (auto_value := _unpreconditioned_step(plan)) is not None:
+                text += f" (fastgd picks the step; 1/L = {auto_value:.3g} for the features as given)"
+            texts.append(text)
+        step_text = "the automatic step" if options.lr is None else f"lr={lr:g}"
+        message = f"training diverged at iteration {iteration} with {step_text}: the loss {what}."
+        if texts:
+            message += " Try " + "; or ".join(texts) + "."
+        if current_syntax() == "python":
+            message += " The last acceptable parameters and the loss history are attached to this error (.w, .b, .loss_history)."
+        w, b = split(plan.to_original(last_good), self.one_dimensional)
+        raise DivergenceError(
+            message, iteration=iteration, lr=lr, w=w, b=b, loss_history=np.asarray(losses, dtype=np.float64).copy(),
+            advice=advice,
+        )  # fmt: skip
+
+    def _warn_not_converged(self, error: float) -> None:
+        plan = self.plan
+        advice = not_converged_advice(
+            plan, self.iterations, float(self.state.first_error[0]), error, self.tol, self.stop_reason
+        )
+        where = _STOPPED_BY[self.stop_reason].format(iterations=self.iterations)
+        kind = "" if plan.errors.exact else "an estimated "
+        message = (
+            f"fastgd stopped {where} after {self.done} iterations with the coefficients {kind}{error:.2g} from the "
+            f"least-squares solution, above tol={self.tol:g} (largest error of a standardised coefficient, "
+            f"|w_j - w*_j| * std(x_j) / std(y))."
+        )
+        floor = rounding_floor(plan)
+        if floor > self.tol:
+            message += (
+                f" The standardised features are nearly collinear (condition number "
+                f"{plan.errors.condition_number:.2g}): rounding limits the coefficients to about {floor:.1g}. "
+                "Drop or combine nearly duplicated columns, or accept a larger tolerance."
+            )
+        if advice:
+            message += " " + format_advice(advice)
+        # stacklevel: this method, finish, run_descent, the front end (train), its caller.
+        warnings.warn(ConvergenceWarning(message, error=error, tol=self.tol, advice=advice), stacklevel=5)
+
+
+_STOPPED_BY = {
+    "iterations": "at the iteration cap ({iterations})",
+    "loss_threshold": "at the loss threshold",
+    "callback": "when the callback asked",
+    "stalled": "when rounding left nothing to gain",
+    "tol": "at the tolerance",
+}
+
+
+def _unpreconditioned_step(plan: Plan) -> float | None:
+    """``1 / L`` for the features as given (what a classic run would use), when the statistics exist."""
+    if plan.statistics is None:
+        return None
+    d = plan.shift.shape[0]
+    hessian = plan.statistics.hessian(np.zeros(d), np.ones(d))
+    if not plan.options.fit_intercept:
+        hessian = hessian[:d, :d]
+    lipschitz = stepsize.exact_lipschitz(hessian)
+    return 1.0 / lipschitz if lipschitz > 0 else None
