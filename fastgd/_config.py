@@ -67,6 +67,11 @@ GRAM_BLOCK_ROWS: int = 256
 GRAM_BLAS_MIN_FEATURES: int = 48
 GRAM_BLAS_BLOCK_BYTES: int = 32 << 20
 
+# Below this many rows the statistics come from the BLAS blocks too: either
+# way the pass takes under a millisecond, and the numba kernel, compiled per
+# dtype, layout and weighting, would cost seconds to compile on first use.
+GRAM_KERNEL_MIN_ROWS: int = 20_000
+
 
 def gram_chunk_rows(n_rows: int, n_features: int) -> int:
     """Rows per chunk of the sufficient-statistics pass (a function of the shape only)."""

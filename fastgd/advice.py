@@ -39,6 +39,15 @@ def rounding_floor(plan: Plan) -> float:
     return 50.0 * np.finfo(np.float64).eps * (d + 1) * kappa
 
 
+def representation_floor(plan: Plan, params: np.ndarray) -> float:
+    """One ulp of the largest standardised parameter: no float64 answer is closer than that.
+
+    It matters for an intercept many standard deviations of ``y`` away from
+    zero (1e12 of them leave an ulp of 2e-4).
+    """
+    return float(np.finfo(np.float64).eps * np.max(np.abs(plan.errors.standardise @ params)))
+
+
 def _nice_count(value: float) -> int:
     """Round an iteration count up to two significant digits."""
     value = max(1, math.ceil(value))
@@ -90,11 +99,21 @@ def _cg(plan: Plan, iterations: int, reduction: float) -> Suggestion:
 
 
 def not_converged_advice(
-    plan: Plan, iterations: int, first_error: float, error: float, tol: float, stop_reason: str
+    plan: Plan,
+    iterations: int,
+    first_error: float,
+    error: float,
+    tol: float,
+    stop_reason: str,
+    representation: float = 0.0,
 ) -> list[Suggestion]:
-    """Changes of options expected to converge from the start, best first."""
+    """Changes of options expected to converge from the start, best first.
+
+    ``representation`` is :func:`representation_floor` at the returned
+    parameters; with :func:`rounding_floor` it bounds the reachable error.
+    """
     options = plan.options
-    floor = rounding_floor(plan)
+    floor = max(rounding_floor(plan), representation)
     advice: list[Suggestion] = []
     if floor > tol:
         advice.append({"tol": float(f"{10 * floor:.0e}")})

@@ -130,6 +130,40 @@ def standardisation(moments: Moments, shift: NDArray[np.float64], scale: NDArray
     return T
 
 
+def standardisation_inverse(
+    moments: Moments, shift: NDArray[np.float64], scale: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``T^-1``, written out: ``T`` is ``[[D, 0], [r, 1]] / std(y)``, so its inverse is ``std(y) [[D^-1, 0], [-r D^-1, 1]]``."""
+    d = shift.shape[0]
+    sigma_y = moments.target_scale
+    units = feature_units(moments)
+    inverse = np.zeros((d + 1, d + 1))
+    inverse[np.arange(d), np.arange(d)] = sigma_y / (scale * units)
+    inverse[d, :d] = -sigma_y * (moments.mean_x - shift) / units
+    inverse[d, d] = sigma_y
+    return inverse
+
+
+def standardised_curvature(statistics, moments: Moments, fit_intercept: bool) -> NDArray[np.float64]:
+    """Half the loss's Hessian in standardised units, over ``std(y)^2``, for the fitted parameters.
+
+    With an intercept it is ``blockdiag(R, 1)``, ``R`` the correlation
+    matrix taken straight from the centred scatter, so a feature whose mean
+    dwarfs its spread (a calendar year, a reading of 54089.0520 +- 0.0004)
+    loses nothing to cancellation. Without one the weights' curvature is the
+    uncentred ``E[x x^T]`` in units of the spreads.
+    """
+    d = statistics.n_features
+    covariance = statistics.scatter[:d, :d] / statistics.total_weight
+    units = feature_units(moments)
+    if not fit_intercept:
+        return (covariance + np.outer(moments.mean_x, moments.mean_x)) / np.outer(units, units)
+    curvature = np.zeros((d + 1, d + 1))
+    curvature[:d, :d] = covariance / np.outer(units, units)
+    curvature[d, d] = 1.0
+    return curvature
+
+
 @dataclass(frozen=True)
 class ErrorModel:
     """Maps the loop's gradient to the standardised coefficient error.
@@ -137,13 +171,14 @@ class ErrorModel:
     ``matrix @ grad`` is the error vector when ``exact`` (its largest entry is
     the error, ``max_norm``); otherwise a vector whose Euclidean norm bounds
     the error if ``R``'s smallest eigenvalue is at least ``curvature_guess``.
-    ``eigenvalues`` are those of ``blockdiag(R, 1)`` over the fitted
-    parameters (exact models only), ``kept`` how many count as non-zero.
+    ``standardise`` is ``T`` and ``inverse`` its inverse; ``eigenvalues`` are
+    those of ``blockdiag(R, 1)`` over the fitted parameters (exact models only).
     """
 
     matrix: NDArray[np.float64]
     exact: bool
     standardise: NDArray[np.float64]
+    inverse: NDArray[np.float64]
     free: NDArray[np.bool_]
     target_scale: float
     eigenvalues: NDArray[np.float64] | None = None
@@ -171,52 +206,58 @@ def _free_block(matrix: NDArray[np.float64], free: NDArray[np.bool_]) -> NDArray
 
 
 def exact_error_model(
-    hessian: NDArray[np.float64], standardise: NDArray[np.float64], free: NDArray[np.bool_], target_scale: float
+    curvature: NDArray[np.float64],
+    standardise: NDArray[np.float64],
+    inverse: NDArray[np.float64],
+    free: NDArray[np.bool_],
+    target_scale: float,
 ) -> ErrorModel:
-    """The exact error map from the loop-coordinate half Hessian ``hessian`` (``E[z z^T]``).
+    """The exact error map, from the standardised curvature of :func:`standardised_curvature`.
 
-    With ``delta = H^+ g / 2`` and ``e = T delta``: in standardised
-    coordinates ``H~ = T^-T H T^-1``, so ``e = H~^+ T^-T g / 2``. The
-    pseudo-inverse is taken there, where its cut-off means the same on
-    every data set.
+    With ``delta = H^+ g / 2`` in loop coordinates and ``e = T delta``:
+    in standardised units ``H~ = T^-T H T^-1 = std(y)^2 curvature``, so
+    ``e = curvature^+ T^-T g / (2 std(y)^2)``. The pseudo-inverse is taken
+    there, where its cut-off means the same on every data set.
     """
-    p = hessian.shape[0]
-    T_inv = np.linalg.inv(_free_block(standardise, free))
-    standardised = T_inv.T @ _free_block(hessian, free) @ T_inv
-    standardised = 0.5 * (standardised + standardised.T)
-    values, vectors = np.linalg.eigh(standardised)
+    p = standardise.shape[0]
+    values, vectors = np.linalg.eigh(curvature)
     top = values[-1] if values.size else 0.0
     keep = values > SINGULAR_RCOND * top
     pseudo_inverse = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
     matrix = np.zeros((p, p))
     rows = np.flatnonzero(free)
-    matrix[np.ix_(rows, rows)] = 0.5 * pseudo_inverse @ T_inv.T
+    matrix[np.ix_(rows, rows)] = pseudo_inverse @ _free_block(inverse, free).T / (2.0 * target_scale**2)
     return ErrorModel(
         matrix=matrix,
         exact=True,
         standardise=standardise,
+        inverse=inverse,
         free=free,
         target_scale=target_scale,
-        eigenvalues=np.maximum(values, 0.0) / target_scale**2,
+        eigenvalues=np.maximum(values, 0.0),
     )
 
 
 def estimated_error_model(
-    standardise: NDArray[np.float64], free: NDArray[np.bool_], target_scale: float, curvature_guess: float
+    standardise: NDArray[np.float64],
+    inverse: NDArray[np.float64],
+    free: NDArray[np.bool_],
+    target_scale: float,
+    curvature_guess: float,
 ) -> ErrorModel:
     """The bound ``|g~_w| / (2 std(y)^2 lambda) (+) |g~_b| / (2 std(y)^2)`` for a guess ``lambda`` of ``lambda_min(R)``."""
     p = standardise.shape[0]
-    T_inv = np.linalg.inv(_free_block(standardise, free))
     rows = np.flatnonzero(free)
     divisors = np.full(rows.shape[0], 2.0 * target_scale**2 * curvature_guess)
     if free[-1]:
         divisors[-1] = 2.0 * target_scale**2  # the intercept's curvature is exactly 1 in these units
     matrix = np.zeros((p, p))
-    matrix[np.ix_(rows, rows)] = T_inv.T / divisors[:, None]
+    matrix[np.ix_(rows, rows)] = _free_block(inverse, free).T / divisors[:, None]
     return ErrorModel(
         matrix=matrix,
         exact=False,
         standardise=standardise,
+        inverse=inverse,
         free=free,
         target_scale=target_scale,
         curvature_guess=curvature_guess,
@@ -242,7 +283,7 @@ def lanczos_error(
     is an estimate, not a bound).
     """
     free = model.free
-    T_inv = np.linalg.inv(_free_block(model.standardise, free))
+    T_inv = _free_block(model.inverse, free)
     sigma2 = model.target_scale**2
     g_free = grad[free]
     standardised_gradient = T_inv.T @ g_free

@@ -410,8 +410,8 @@ def _block_gradient_sums(X, y, sample_weight, params, targets, n_threads) -> NDA
     with numba_threads(n_threads):
         # total_weight = 1 gives raw sums; the client divides by the total weight once.
         loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
-            X, y if targets else None, sample_weight, 1.0, params[:n_features], params[n_features],
-            chunk_rows_for(n_features), sums[1:-1],
+            X, y, sample_weight, 1.0, params[:n_features], params[n_features], chunk_rows_for(n_features),
+            sums[1:-1], 1.0 if targets else 0.0,
         )  # fmt: skip
     sums[0] = loss_sum
     sums[-1] = intercept_sum
@@ -443,7 +443,7 @@ def _validated_call(X, y, sample_weight, function, block_index: int, first_row: 
         )
     n_features = 1 if X.ndim == 1 else X.shape[1]
     total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
-    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features))
+    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
     with numba_threads(n_threads):
         return function(data)
 

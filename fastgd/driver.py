@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import stepsize
-from .advice import divergence_advice, not_converged_advice, rounding_floor
+from .advice import divergence_advice, not_converged_advice, representation_floor, rounding_floor
 from .convergence import ErrorModel, estimated_error_model, lanczos_error
 from .errors import ConvergenceWarning, DivergenceError, current_syntax, format_advice, format_suggestion
 from .loop import (
@@ -66,6 +66,11 @@ MAX_STEP_HALVINGS = 40
 # A convergence claim that the final check rejects this many times ends the
 # run: rounding leaves nothing to gain.
 MAX_REJECTIONS = 3
+
+# A run within this many ulps of its largest standardised value is as close
+# as float64 gets, whatever the tolerance asked (see TrainResult.converged).
+_RESOLUTION_ULPS = 4
+EPS = float(np.finfo(np.float64).eps)
 
 Callback = Callable[[int, float, "float | NDArray[np.float64]", float], "bool | None"]
 
@@ -117,7 +122,10 @@ class TrainResult:
     gradient_norm_ratio : float
         Gradient norm at the returned parameters over that at the start.
     converged : bool
-        Whether ``coef_error <= tol``.
+        Whether ``coef_error <= tol``, or, for a tolerance finer than float64
+        can hold (an intercept ``1e9 * std(y)`` from zero has an ulp of
+        ``2e-7`` standard deviations), within a few ulps of the closest
+        float64 answer.
     coef_error : float
         The largest error of a coefficient in standardised units,
         ``|w_j - w*_j| * std(x_j) / std(y)`` (the intercept's: that of the
@@ -234,6 +242,11 @@ class _Run:
         self.iterations = iterations
         self.loss_threshold = loss_threshold
         self.tol = DEFAULT_TOL if tol is None else tol
+        # float64 holds a standardised value v only to about eps * |v|: a tolerance below that (an intercept
+        # 1e9 standard deviations of y from zero) is met by the closest float64 answer.
+        self.reachable_tol = max(
+            self.tol, _RESOLUTION_ULPS * EPS * max(1.0, abs(plan.moments.mean_y) / plan.moments.target_scale)
+        )
         self.one_dimensional = one_dimensional
         self.record_params = record_params
         # With a learning rate of the caller's, tol=None leaves the stopping to the iteration cap and the
@@ -249,7 +262,7 @@ class _Run:
             loss_floor=plan.loss_floor,
             error_matrix=self.errors.matrix,
             error_max_norm=self.errors.max_norm,
-            error_tol=self.tol if early_stop else -1.0,
+            error_tol=self.reachable_tol if early_stop else -1.0,
             refresh_every=plan.refresh_every,
         )
         # Only conjugate gradients take Hessian-vector products; the other methods pass the data again,
@@ -357,7 +370,7 @@ class _Run:
             state.grad_is_true[0] = 1.0
             self.extra_passes += self.epochs.data_passes
         error = self._error(state.grad)
-        if error <= self.tol:
+        if error <= self.reachable_tol:
             self.stop_reason = "tol"
             self.confirmed_error = error
             return True
@@ -368,9 +381,11 @@ class _Run:
             return True
         if not self.errors.exact:
             # The loop's bound assumed too large a curvature: tighten it by at least the miss.
-            guess = self.errors.curvature_guess / max(4.0, error / self.tol)
+            guess = self.errors.curvature_guess / max(4.0, error / self.reachable_tol)
             errors = self.errors
-            self.errors = estimated_error_model(errors.standardise, errors.free, errors.target_scale, guess)
+            self.errors = estimated_error_model(
+                errors.standardise, errors.inverse, errors.free, errors.target_scale, guess
+            )
             self.settings = self.settings._replace(error_matrix=self.errors.matrix)
         self._retry_from(state.params, keep_gradient=self.plan.options.method == "cg")
         return False
@@ -402,7 +417,9 @@ class _Run:
             self.extra_passes += 1
         self._check_final_loss(final_loss)
         error = self.confirmed_error if self.confirmed_error is not None else self._error(grad)
-        converged = bool(error <= self.tol)
+        self.representation = representation_floor(plan, params)
+        error = max(error, self.representation)
+        converged = bool(error <= max(self.reachable_tol, _RESOLUTION_ULPS * self.representation))
         seconds = time.perf_counter() - started
         if not converged:
             self._warn_not_converged(error)
@@ -490,8 +507,9 @@ class _Run:
     def _warn_not_converged(self, error: float) -> None:
         plan = self.plan
         advice = not_converged_advice(
-            plan, self.iterations, float(self.state.first_error[0]), error, self.tol, self.stop_reason
-        )
+            plan, self.iterations, float(self.state.first_error[0]), error, self.tol, self.stop_reason,
+            self.representation,
+        )  # fmt: skip
         where = _STOPPED_BY[self.stop_reason].format(iterations=self.iterations)
         kind = "" if plan.errors.exact else "an estimated "
         message = (
@@ -499,12 +517,17 @@ class _Run:
             f"least-squares solution, above tol={self.tol:g} (largest error of a standardised coefficient, "
             f"|w_j - w*_j| * std(x_j) / std(y))."
         )
-        floor = rounding_floor(plan)
+        floor = max(rounding_floor(plan), self.representation)
         if floor > self.tol:
             message += (
-                f" The standardised features are nearly collinear (condition number "
-                f"{plan.errors.condition_number:.2g}): rounding limits the coefficients to about {floor:.1g}. "
-                "Drop or combine nearly duplicated columns, or accept a larger tolerance."
+                f" float64 rounding limits the coefficients to about {floor:.1g} here ("
+                + (
+                    "the intercept is far from zero in units of std(y))"
+                    if self.representation >= rounding_floor(plan)
+                    else f"the standardised features are nearly collinear, condition number "
+                    f"{plan.errors.condition_number:.2g}; drop or combine nearly duplicated columns)"
+                )
+                + ": accept a larger tolerance."
             )
         if advice:
             message += " " + format_advice(advice)

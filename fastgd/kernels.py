@@ -66,18 +66,6 @@ def _prefetch(typingctx, array, index):
     return signature, codegen
 
 
-def _target(y, i):
-    """``y[i]``, or 0.0 when ``y`` is None (then the "loss" is a quadratic form in the parameters)."""
-    raise NotImplementedError("compiled only; see the overload below")
-
-
-@overload(_target, jit_options=OVERLOAD_OPTIONS)
-def _target_overload(y, i):
-    if isinstance(y, types.NoneType):
-        return lambda y, i: 0.0
-    return lambda y, i: y[i]
-
-
 # Why every chunk loop slices first and then counts from 0: numba indexes with
 # a check for negative indices (Python's wraparound). When a loop starts at an
 # offset LLVM cannot prove non-negative, that check stays in the loop body and
@@ -107,16 +95,16 @@ def _weight_overload(weights, i):
     return lambda weights, i: weights[i]
 
 
-def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     """Sum ``s*r*r`` and ``s*r`` over rows ``start:stop``, adding ``s*r*x`` into ``grad_row``.
 
-    ``r`` is the residual ``x.w + b - y`` and ``s`` the sample weight (1 when
+    ``r`` is the residual ``x.w + b - target_factor * y`` and ``s`` the sample weight (1 when
     ``sample_weight`` is None). Dispatches on ``X.ndim`` at compile time.
     """
     raise NotImplementedError("compiled only; see the overload below")
 
 
-def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     x = X[start:stop]
     targets = _rows(y, start, stop)
     weights = _rows(sample_weight, start, stop)
@@ -125,7 +113,7 @@ def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row):
     residual_sum = 0.0
     residual_x_sum = 0.0
     for i in range(x.shape[0]):
-        residual = slope * x[i] + b - _target(targets, i)
+        residual = slope * x[i] + b - target_factor * targets[i]
         weighted = _weight(weights, i) * residual
         loss_sum += weighted * residual
         residual_sum += weighted
@@ -134,7 +122,7 @@ def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row):
     return loss_sum, residual_sum
 
 
-def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     rows = X[start:stop]
     targets = _rows(y, start, stop)
     weights = _rows(sample_weight, start, stop)
@@ -145,7 +133,7 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
     # LLVM then knows it aliases nothing else and vectorises the update.
     gradient = np.zeros(n_features)
     for i in range(rows.shape[0]):
-        residual = b - _target(targets, i)
+        residual = b - target_factor * targets[i]
         for j in range(n_features):
             residual += rows[i, j] * w[j]
         weighted = _weight(weights, i) * residual
@@ -157,7 +145,7 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row):
     return loss_sum, residual_sum
 
 
-def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     # Two measured changes over the plain row loop (_chunk_sums_2d), on a
     # 2-core Zen 5, 10^7 x 8 float64, one thread: 51% -> ~95% of the read-once
     # roofline (scripts/bench_epoch.py).
@@ -192,10 +180,10 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
         x1 = rows[i + 1]
         x2 = rows[i + 2]
         x3 = rows[i + 3]
-        r0 = b - _target(targets, i)
-        r1 = b - _target(targets, i + 1)
-        r2 = b - _target(targets, i + 2)
-        r3 = b - _target(targets, i + 3)
+        r0 = b - target_factor * targets[i]
+        r1 = b - target_factor * targets[i + 1]
+        r2 = b - target_factor * targets[i + 2]
+        r3 = b - target_factor * targets[i + 3]
         for j in range(n_features):
             r0 += x0[j] * w[j]
             r1 += x1[j] * w[j]
@@ -211,7 +199,7 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
             gradient[j] += (s0 * x0[j] + s1 * x1[j]) + (s2 * x2[j] + s3 * x3[j])
     for i in range(n_quads, n_rows):
         x = rows[i]
-        residual = b - _target(targets, i)
+        residual = b - target_factor * targets[i]
         for j in range(n_features):
             residual += x[j] * w[j]
         weighted = _weight(weights, i) * residual
@@ -223,7 +211,7 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row):
     return loss_sum, residual_sum
 
 
-def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     # In a Fortran-ordered X each column of the chunk is one contiguous run,
     # so the chunk goes column by column: residuals += column * w_j, then each
     # gradient is a dot product of a column with the weighted residuals. Both
@@ -240,7 +228,7 @@ def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row):
     n_quads = n_features - n_features % 4
     residuals = np.empty(n_rows)
     for i in range(n_rows):
-        residuals[i] = b - _target(targets, i)
+        residuals[i] = b - target_factor * targets[i]
     for j in range(0, n_quads, 4):
         c0 = columns[j, start:stop]
         c1 = columns[j + 1, start:stop]
@@ -289,7 +277,7 @@ def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row):
 
 
 @overload(_chunk_sums, jit_options=OVERLOAD_OPTIONS)
-def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row):
+def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
     if isinstance(X, types.Array) and X.ndim == 1:
         return _chunk_sums_1d
     if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
@@ -357,32 +345,39 @@ def _chunk_bounds(chunk, chunk_rows, n_rows):
 # because a parallel region costs microseconds to start, which dominates an
 # epoch on a few hundred rows.
 @njit(**JIT_OPTIONS)
-def _chunk_partials_serial(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts):
+def _chunk_partials_serial(
+    X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+):
     for chunk in range(loss_parts.shape[0]):
         start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
         loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
-            X, y, sample_weight, w, b, start, stop, grad_parts[chunk]
+            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
         )
 
 
 @njit(parallel=True, **JIT_OPTIONS)
-def _chunk_partials_parallel(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts):
+def _chunk_partials_parallel(
+    X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+):
     for chunk in prange(loss_parts.shape[0]):
         start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
         loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
-            X, y, sample_weight, w, b, start, stop, grad_parts[chunk]
+            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
         )
 
 
 @njit(**JIT_OPTIONS)
-def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w):
+def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor):
     """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
 
-    ``total_weight`` is ``n`` without sample weights and ``sum(sample_weight)``
-    with them; the loss is the (weighted) mean of squared residuals. With
-    ``y=None`` the targets are zero, so the "gradient" is ``2 H [w; b]`` for
+    The residual is ``x.w + b - target_factor * y``. ``total_weight`` is
+    ``n`` without sample weights and ``sum(sample_weight)`` with them; the
+    loss is the (weighted) mean of squared residuals. With ``target_factor=0``
+    the targets are zero, so the "gradient" is ``2 H [w; b]`` for
     ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
-    pass, which is what the step-size estimate needs.
+    pass, which conjugate gradients and the step-size estimate need. A factor,
+    rather than a separate kernel without ``y``, keeps one compiled kernel
+    (and one compiled loop) for both.
     """
     n_rows = X.shape[0]
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
@@ -390,9 +385,13 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     residual_parts = np.empty(n_chunks)
     grad_parts = np.empty((n_chunks, w.shape[0]))
     if X.size < PARALLEL_MIN_ELEMENTS:
-        _chunk_partials_serial(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts)
+        _chunk_partials_serial(
+            X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+        )
     else:
-        _chunk_partials_parallel(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts)
+        _chunk_partials_parallel(
+            X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+        )
     # Combine in chunk order: the same additions whatever the thread count.
     loss_sum = 0.0
     residual_sum = 0.0

@@ -61,8 +61,8 @@ MONOTONE_TOLERANCE = 1e-9
 class DataPass(NamedTuple):
     """Everything an epoch needs to pass over the data once.
 
-    ``y`` may be None: targets are then zero and the epoch's gradient is a
-    Hessian-vector product. ``total_weight`` is ``n`` without sample weights
+    The targets are ``target_factor * y``: with a factor of 0 they are zero,
+    and the epoch's gradient is a Hessian-vector product. ``total_weight`` is ``n`` without sample weights
     and their sum with them. ``center`` is empty, or the values to subtract
     from each column on the fly; ``scale`` is empty, or one factor per
     feature. The model is then ``(x - center) . (scale * v) + c`` for loop
@@ -71,12 +71,13 @@ class DataPass(NamedTuple):
     """
 
     X: np.ndarray
-    y: np.ndarray | None
+    y: np.ndarray
     sample_weight: np.ndarray | None
     total_weight: float
     center: np.ndarray
     scale: np.ndarray
     chunk_rows: int
+    target_factor: float = 1.0
 
 
 def prepare_data(X, y, sample_weight=None) -> DataPass:
@@ -91,7 +92,7 @@ def prepare_data(X, y, sample_weight=None) -> DataPass:
     if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
         # One column with unit row stride: the one-feature kernel reads it as a vector.
         X = X[:, 0]
-    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features))
+    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
 
 
 class GramData(NamedTuple):
@@ -213,7 +214,7 @@ def epoch(data, params, grad):
         return loss
     w, b = to_model(data, params)
     X = data.X
-    y = np.zeros(X.shape[0]) if data.y is None else data.y
+    y = data.target_factor * np.asarray(data.y, dtype=np.float64)
     loss, grad_w, grad_b = reference.loss_and_gradients(X, y, w[0] if X.ndim == 1 else w, b, data.sample_weight)
     grad[:n_features] = grad_w
     grad[n_features] = grad_b
@@ -255,8 +256,9 @@ def _epoch_compiled(data, params, grad):
                 for j in range(n_features):
                     b -= data.center[j] * w[j]
             loss, grad_b = kernels.fused_loss_and_gradients(
-                data.X, data.y, data.sample_weight, data.total_weight, w, b, data.chunk_rows, grad[:n_features]
-            )
+                data.X, data.y, data.sample_weight, data.total_weight, w, b, data.chunk_rows, grad[:n_features],
+                data.target_factor,
+            )  # fmt: skip
             grad[n_features] = grad_b
             for j in range(n_features):
                 if centred:

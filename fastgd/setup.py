@@ -26,7 +26,15 @@ from numpy.typing import NDArray
 
 from . import stepsize
 from ._config import GRAM_AUTO_MAX_FEATURES
-from .convergence import ErrorModel, Moments, estimated_error_model, exact_error_model, standardisation
+from .convergence import (
+    ErrorModel,
+    Moments,
+    estimated_error_model,
+    exact_error_model,
+    standardisation,
+    standardisation_inverse,
+    standardised_curvature,
+)
 from .errors import format_suggestion
 
 METHODS = ("gd", "nesterov", "cg")  # index = the loop's method code
@@ -244,10 +252,12 @@ def make_plan(
         if options.center:
             steps[-1] = 0.5  # centred, the intercept's curvature is exactly 2: this step solves for it
     T = standardisation(moments, shift, scale)
-    if hessian is not None:
-        errors = exact_error_model(hessian, T, free, moments.target_scale)
+    T_inverse = standardisation_inverse(moments, shift, scale)
+    if statistics is not None:
+        curvature = standardised_curvature(statistics, moments, options.fit_intercept)
+        errors = exact_error_model(curvature, T, T_inverse, free, moments.target_scale)
     else:
-        errors = estimated_error_model(T, free, moments.target_scale, 1.0)
+        errors = estimated_error_model(T, T_inverse, free, moments.target_scale, 1.0)
     return Plan(
         options=options,
         moments=moments,

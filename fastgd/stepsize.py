@@ -6,7 +6,7 @@ the loss at every iteration; it stays stable for any step below ``2 / L``,
 which leaves a factor-2 margin for the estimate.
 
 With the data in hand, ``lambda_max`` comes from power iteration, each step
-one fused pass (the epoch kernel with ``y = None`` returns ``2 H v``). The
+one fused pass (the epoch kernel with zero targets returns ``2 H v``). The
 Rayleigh quotient it produces never exceeds ``lambda_max`` and rises towards
 it; we stop when it changes by less than :data:`POWER_ITERATION_TOLERANCE`
 (relative) between passes, or after :data:`POWER_ITERATION_MAX_PASSES`. With
@@ -45,7 +45,7 @@ def power_iteration_lipschitz(data, backend: str = "numba", *, intercept: bool =
     >>> bool(abs(L - 2.0) < 0.05)   # H is close to the identity for standard normal x
     True
     """
-    hessian_data = data._replace(y=None) if isinstance(data, DataPass) else data
+    hessian_data = data._replace(target_factor=0.0) if isinstance(data, DataPass) else data
     run_epoch = evaluate_compiled if backend == "numba" else evaluate
     n_params = (1 if data.X.ndim == 1 else data.X.shape[1]) + 1 if isinstance(data, DataPass) else data.n_params
     # A fixed pseudo-random start: deterministic, and never exactly orthogonal

@@ -282,7 +282,7 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
             backend=backend, solver="gram",
         )  # fmt: skip
     else:
-        epochs = Epochs(data_pass, data_pass._replace(y=None), compiled, 1, backend=backend, solver="data")
+        epochs = Epochs(data_pass, data_pass._replace(target_factor=0.0), compiled, 1, backend=backend, solver="data")
     epochs.setup_passes = 1 + power_passes[0]
     return plan, epochs
 

@@ -55,21 +55,27 @@ class Case:
 
 
 def least_squares(X, y, sample_weight=None) -> tuple[np.ndarray, float]:
-    """``numpy.linalg.lstsq`` on ``[X 1]`` with its columns scaled to unit norm first.
+    """Ordinary least squares as a careful user computes it: ``numpy.linalg.lstsq`` on standardised columns.
 
-    The scaling is what a careful user does and changes nothing in exact
-    arithmetic; without it lstsq's own answer is wrong for columns of very
-    different magnitudes (on the 1e-8..1e8 case it misses by half a standard
-    deviation).
+    The columns are centred (their means taken as deviations from the first
+    row, so a large mean keeps its last digits) and scaled to unit norm, which
+    changes nothing in exact arithmetic; the intercept then follows from the
+    means. Plain lstsq on ``[X 1]`` is itself wrong on some of these cases (by
+    half a standard deviation on the 1e-8..1e8 one, by several ulps of a 1e9
+    intercept).
     """
     X = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
-    design = np.column_stack([X, np.ones(len(X))])
-    root = np.ones(len(X)) if sample_weight is None else np.sqrt(np.asarray(sample_weight, dtype=np.float64))
-    design = design * root[:, None]
+    y = np.asarray(y, dtype=np.float64)
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    total = weights.sum()
+    mean_x = X[0] + weights @ (X - X[0]) / total
+    mean_y = y[0] + weights @ (y - y[0]) / total
+    root = np.sqrt(weights)
+    design = (X - mean_x) * root[:, None]
     norms = np.linalg.norm(design, axis=0)
     norms[norms == 0] = 1.0
-    solution = np.linalg.lstsq(design / norms, np.asarray(y, dtype=np.float64) * root, rcond=None)[0] / norms
-    return solution[:-1], float(solution[-1])
+    w = np.linalg.lstsq(design / norms, (y - mean_y) * root, rcond=None)[0] / norms
+    return w, float(mean_y - mean_x @ w)
 
 
 def standardised_error(X, y, w, b, w_ref, b_ref, sample_weight=None) -> float:

@@ -113,8 +113,8 @@ def test_read_once_roofline_kernel_sums_what_an_epoch_reads():
 
 
 # The C-ordered 2-D kernel takes rows four at a time: row counts of every
-# remainder modulo 4, with and without weights, and with y=None, the
-# Hessian-vector pass behind lr="auto" (targets read as zeros).
+# remainder modulo 4, with and without weights, and with target_factor=0, the
+# Hessian-vector pass behind conjugate gradients (targets read as zeros).
 TAIL_CASES = [(d, extra) for d in (3, 8) for extra in range(4)]
 
 
@@ -133,11 +133,11 @@ def test_hessian_vector_pass_equals_reference_with_zero_targets(d, extra, weight
     from fastgd.kernels import fused_loss_and_gradients
 
     n = chunk_rows_for(d) + 4 * 25 + extra
-    X, _, w, b = make_problem(n, d, seed=extra)
+    X, y, w, b = make_problem(n, d, seed=extra)
     weights = np.random.default_rng(extra).uniform(0.0, 2.0, size=n) if weighted else None
     total_weight = float(n if weights is None else weights.sum())
     grad_w = np.empty(d)
-    loss, grad_b = fused_loss_and_gradients(X, None, weights, total_weight, w, b, chunk_rows_for(d), grad_w)
+    loss, grad_b = fused_loss_and_gradients(X, y, weights, total_weight, w, b, chunk_rows_for(d), grad_w, 0.0)
     zeros = np.zeros(n)
     loss_bound, grad_w_bound, grad_b_bound, _ = rounding_bounds(X, zeros, w, b, weights)
     expected = reference.loss_and_gradients(X, zeros, w, b, weights)

@@ -96,7 +96,7 @@ def run_fit_with_stderr(tmp_path, stderr) -> subprocess.CompletedProcess:
     data = tmp_path / "data.csv"
     data.write_text("x,y\n" + "".join(f"{x!r},{y!r}\n" for x, y in zip(X.tolist(), Y.tolist(), strict=True)))
     return subprocess.run(
-        # --tol 0: all 20,000 iterations (a converged run would end the bar early).
+        # A small step: all 20,000 iterations run (a converged run would end the bar early), then it warns.
         [
             sys.executable,
             "-m",
@@ -106,11 +106,9 @@ def run_fit_with_stderr(tmp_path, stderr) -> subprocess.CompletedProcess:
             "--target",
             "y",
             "--lr",
-            "0.5",
+            "0.001",
             "--iterations",
             "20000",
-            "--tol",
-            "0",
         ],
         stdout=subprocess.PIPE,
         stderr=stderr,
