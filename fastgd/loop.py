@@ -247,23 +247,27 @@ def _epoch_compiled(data, params, grad):
             n_features = params.shape[0] - 1
             centred = data.center.shape[0] > 0
             scaled = data.scale.shape[0] > 0
-            w = np.empty(n_features)
-            for j in range(n_features):
-                w[j] = params[j] * data.scale[j] if scaled else params[j]
-            # Centring moves into the intercept: (x - m).w + c = x.w + (c - m.w).
+            # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
             b = params[n_features]
             if centred:
                 for j in range(n_features):
-                    b -= data.center[j] * w[j]
-            loss, grad_b = kernels.fused_loss_and_gradients(
-                data.X, data.y, data.sample_weight, data.total_weight, w, b, data.chunk_rows, grad[:n_features],
-                data.target_factor,
-            )  # fmt: skip
+                    b -= data.center[j] * params[j] * (data.scale[j] if scaled else 1.0)
+            if scaled:  # the kernel reads the weights s v from one small temporary
+                loss, grad_b = kernels.fused_loss_and_gradients(
+                    data.X, data.y, data.sample_weight, data.total_weight, params[:n_features] * data.scale, b,
+                    data.chunk_rows, grad[:n_features], data.target_factor,
+                )  # fmt: skip
+            else:  # unscaled, in place
+                loss, grad_b = kernels.fused_loss_and_gradients(
+                    data.X, data.y, data.sample_weight, data.total_weight, params[:n_features], b,
+                    data.chunk_rows, grad[:n_features], data.target_factor,
+                )  # fmt: skip
             grad[n_features] = grad_b
-            for j in range(n_features):
-                if centred:
+            if centred:
+                for j in range(n_features):
                     grad[j] -= grad_b * data.center[j]
-                if scaled:
+            if scaled:
+                for j in range(n_features):
                     grad[j] *= data.scale[j]
             return loss
 
@@ -314,6 +318,13 @@ def _take_step_compiled(params, previous, point, grad, steps):
             params[j] = point[j] - steps[j] * grad[j]
 
     return loop
+
+
+@register_jitable
+def copy_into(target, source):
+    """``target[:] = source`` as a loop (the slice assignment costs a broadcast check per call)."""
+    for j in range(source.shape[0]):
+        target[j] = source[j]
 
 
 @register_jitable
@@ -419,18 +430,21 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
     """
     steps = settings.steps
     method = settings.method
+    # Locals for the arrays touched every iteration (the loop reads them through the state otherwise).
+    params, point, grad = state.params, state.point, state.grad
+    loss_history, last_good = state.loss_history, state.last_good
     for step in range(n_steps):
         iteration = start + step
         if method == CONJUGATE_GRADIENT:
             if iteration == 0 or state.since_refresh[0] >= settings.refresh_every:
-                loss = epoch(data, state.params, state.grad)
+                loss = epoch(data, params, grad)
                 state.passes[0] += 1
                 state.grad_is_true[0] = 1.0
                 state.since_refresh[0] = 0
             else:
                 loss = state.cg_loss[0]
             state.since_refresh[0] += 1
-            state.point[:] = state.params
+            copy_into(point, params)
         else:
             beta = 0.0
             if method == NESTEROV:
@@ -438,32 +452,33 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
                 t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
                 beta = (t - 1.0) / t_next
                 state.momentum[0] = t_next
-            look_ahead(state.point, state.params, state.previous, beta)
-            loss = epoch(data, state.point, state.grad)
+            look_ahead(point, params, state.previous, beta)
+            loss = epoch(data, point, grad)
             state.passes[0] += 1
             state.grad_is_true[0] = 1.0
-        state.loss_history[iteration] = loss
+        loss_history[iteration] = loss
         if state.params_history.shape[0] > 0:
-            state.params_history[iteration] = state.point
+            state.params_history[iteration] = point
         # Written so that a NaN loss fails the tests too.
-        limit = settings.divergence_factor * state.loss_history[0] + settings.loss_floor
+        limit = settings.divergence_factor * loss_history[0] + settings.loss_floor
         rising = method == GRADIENT_DESCENT and iteration > 0
         if rising:
             rising = loss > state.last_loss[0] * (1.0 + MONOTONE_TOLERANCE) + settings.loss_floor
         if not (loss <= limit) or not np.isfinite(loss) or rising:
             return DIVERGED, step + 1
-        state.last_good[:] = state.point
+        copy_into(last_good, point)
         if iteration == 0:
-            state.first_grad_norm[0] = stepped_gradient_norm(state.grad, steps)
+            state.first_grad_norm[0] = stepped_gradient_norm(grad, steps)
         if loss <= settings.loss_threshold:
-            state.params[:] = state.point
+            copy_into(params, point)
             return REACHED_THRESHOLD, step + 1
-        if settings.error_matrix.shape[0] > 0:
-            error = error_estimate(settings.error_matrix, settings.error_max_norm, state.grad)
+        # The test costs O(d^2): skipped, after the first iteration, when the run does not stop on it.
+        if settings.error_tol >= 0.0 or iteration == 0:
+            error = error_estimate(settings.error_matrix, settings.error_max_norm, grad)
             if iteration == 0:
                 state.first_error[0] = error
             if error <= settings.error_tol:
-                state.params[:] = state.point
+                copy_into(params, point)
                 return CONVERGED, step + 1
         if method == NESTEROV and loss > state.last_loss[0] * (1.0 + RESTART_TOLERANCE):
             state.momentum[0] = 1.0
@@ -472,7 +487,7 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
             if not _conjugate_gradient_step(data_hessian, state, steps):
                 return CONVERGED, step + 1
         else:
-            take_step(state.params, state.previous, state.point, state.grad, steps)
+            take_step(params, state.previous, point, grad, steps)
     return RUNNING, n_steps
 
 

@@ -163,36 +163,28 @@ class Plan:
         """The loop parameters ``[v, c]`` of the model ``x . w + b`` (a scale of 0 cannot occur)."""
         return np.append(w / self.scale, b + self.shift @ w)
 
-    def condition(self, shift: NDArray[np.float64], scale: NDArray[np.float64], steps: NDArray[np.float64]) -> float:
-        """Condition number of ``2 D^1/2 H D^1/2`` (``D = diag(steps)``) over the fitted parameters, from the statistics."""
-        if self.statistics is None:
-            return float("nan")
+    def _curvatures(self, shift, scale, steps) -> NDArray[np.float64]:
+        """Eigenvalues of ``2 D^1/2 H D^1/2`` (``D = diag(steps)``) over the fitted parameters, from the statistics."""
         free = self.free
         hessian = self.statistics.hessian(shift, scale)[np.ix_(free, free)]
         root = np.sqrt(steps[free])
         values = np.linalg.eigvalsh(2.0 * root[:, None] * hessian * root[None, :])
-        kept = values[values > 1e-13 * values[-1]]
+        return values[values > 1e-13 * values[-1]]
+
+    def condition(self, shift: NDArray[np.float64], scale: NDArray[np.float64], steps: NDArray[np.float64]) -> float:
+        """Condition number of ``2 D^1/2 H D^1/2`` in the parametrisation ``(shift, scale)`` (NaN without statistics)."""
+        if self.statistics is None:
+            return float("nan")
+        kept = self._curvatures(shift, scale, steps)
         return float(kept[-1] / kept[0]) if kept.size else 1.0
 
     def gd_rate_condition(self) -> float:
-        """``1 / (1 - rho)`` for plain gradient descent's contraction ``rho`` with these steps."""
+        """``1 / (1 - rho)`` for plain gradient descent's contraction ``rho`` with this plan's steps."""
         if self.statistics is None:
             return float("nan")
-        free = self.free
-        hessian = self.statistics.hessian(self.shift, self.scale)[np.ix_(free, free)]
-        root = np.sqrt(self.steps[free])
-        values = np.linalg.eigvalsh(2.0 * root[:, None] * hessian * root[None, :])
-        kept = values[values > 1e-13 * values[-1]]
+        kept = self._curvatures(self.shift, self.scale, self.steps)
         rho = float(np.max(np.abs(1.0 - kept))) if kept.size else 0.0
         return 1.0 / (1.0 - rho) if rho < 1.0 else float("inf")
-
-    def rate_condition(self, method: str, shift=None, scale=None) -> float:
-        """The condition number behind ``method``'s rate in a parametrisation (this plan's by default)."""
-        shift = self.shift if shift is None else shift
-        scale = self.scale if scale is None else scale
-        if method == "gd" and shift is self.shift and scale is self.scale and self.options.method == "gd":
-            return self.gd_rate_condition()
-        return self.condition(shift, scale, self.free.astype(np.float64))
 
 
 def preconditioner(moments: Moments, center: bool, scale: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

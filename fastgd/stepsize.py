@@ -1,17 +1,20 @@
 """Automatic step size: ``lr = 1 / L`` for the loss's smoothness constant ``L``.
 
-The mean squared error has Hessian ``2 H`` with ``H = [X 1]^T S [X 1] / sum(S)``,
+The mean squared error has Hessian ``2 H`` with ``H = [X 1]^T S [X 1] / sum(S)``
+(in the loop's preconditioned coordinates when ``center``/``scale`` are on),
 so ``L = 2 * lambda_max(H)``. Gradient descent with step ``1 / L`` decreases
-the loss at every iteration; it stays stable for any step below ``2 / L``,
-which leaves a factor-2 margin for the estimate.
+the loss at every iteration and stays stable for any step below ``2 / L``.
 
-With the data in hand, ``lambda_max`` comes from power iteration, each step
-one fused pass (the epoch kernel with zero targets returns ``2 H v``). The
-Rayleigh quotient it produces never exceeds ``lambda_max`` and rises towards
-it; we stop when it changes by less than :data:`POWER_ITERATION_TOLERANCE`
-(relative) between passes, or after :data:`POWER_ITERATION_MAX_PASSES`. With
-sufficient statistics in hand, ``H`` is ``(d+1) x (d+1)`` and its largest
-eigenvalue is computed exactly.
+Up to :data:`fastgd._config.STATISTICS_MAX_FEATURES` features the setup pass
+gives the sufficient statistics, and ``lambda_max`` is exact
+(:func:`exact_lipschitz`). Wider data takes power iteration, one fused pass
+per step, from a seeded pseudo-random start (never exactly orthogonal to the
+top eigenvector, as a vector of ones is for ``x1 = -x2``): the Rayleigh
+quotient rises towards ``lambda_max`` and never exceeds it, and we stop when it
+changes by less than :data:`POWER_ITERATION_TOLERANCE` between passes. The
+step ``1/L`` then keeps a margin of about two; should the estimate still be
+too low, the driver halves the step whenever the loss rises
+(:mod:`fastgd.driver`), so ``lr="auto"`` does not diverge.
 """
 
 from __future__ import annotations
