@@ -647,9 +647,12 @@ class LinearModel:
         metadata = {
             "fastgd_version": __version__,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "lr": float(result.lr),
+            # JSON has no NaN: conjugate gradients take no learning rate, recorded as null.
+            "lr": float(result.lr) if math.isfinite(result.lr) else None,
             "iterations": int(result.n_iter),
             "stop_reason": result.stop_reason,
+            "converged": bool(result.converged),
+            "coef_error": float(result.coef_error) if math.isfinite(result.coef_error) else None,
             "final_loss": float(result.final_loss),
             "backend": result.backend,
             "seconds": round(float(result.seconds), 6),

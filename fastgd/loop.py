@@ -214,7 +214,7 @@ def epoch(data, params, grad):
         return loss
     w, b = to_model(data, params)
     X = data.X
-    y = data.target_factor * np.asarray(data.y, dtype=np.float64)
+    y = data.y if data.target_factor == 1.0 else data.target_factor * np.asarray(data.y, dtype=np.float64)
     loss, grad_w, grad_b = reference.loss_and_gradients(X, y, w[0] if X.ndim == 1 else w, b, data.sample_weight)
     grad[:n_features] = grad_w
     grad[n_features] = grad_b

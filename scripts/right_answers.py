@@ -46,7 +46,11 @@ def train_defaults(case):
     return result.w, result.b, result.coef_error, result.n_iter
 
 
-ENTRY_POINTS = {"GDRegressor()": estimator, "fastgd fit": command_line_defaults, "train(iterations=1000)": train_defaults}
+ENTRY_POINTS = {
+    "GDRegressor()": estimator,
+    "fastgd fit": command_line_defaults,
+    "train(iterations=1000)": train_defaults,
+}
 
 
 def measure(case, fit, repeats):
@@ -68,7 +72,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    print("| data set | n × d | cond [X 1] | entry point | coefficient error | loss gap | estimate | warned | iterations | ms |")
+    print(
+        "| data set | n × d | cond [X 1] | entry point | coefficient error | loss gap | estimate | warned | iterations | ms |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for case in all_cases():
         condition = np.linalg.cond(np.column_stack([case.X, np.ones(len(case.y))]))

@@ -158,6 +158,23 @@ def test_model_file_round_trips_exactly(tmp_path):
     assert document["format"] == "fastgd-linear-model" and document["format_version"] == 1
 
 
+def test_a_model_fitted_with_the_defaults_saves_and_predicts(files, problem, tmp_path):
+    # Conjugate gradients take no learning rate: the model records null, not an invalid NaN.
+    model_path, summary_path = tmp_path / "model.json", tmp_path / "fit.json"
+    completed = run_cli(
+        "fit", files / "data.csv", "--target", "price", "--save-model", model_path, "--json", summary_path
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(model_path.read_text())
+    assert document["training"]["lr"] is None and document["training"]["method"] == "cg"
+    assert document["training"]["converged"] is True and json.loads(summary_path.read_text())["lr"] is None
+    model = load_model(model_path)
+    X, y = problem
+    exact = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)[0]
+    np.testing.assert_allclose(np.append(model.coef, model.intercept), exact, rtol=1e-9)
+    assert run_cli("predict", model_path, files / "data.csv").returncode == 0
+
+
 def test_saved_model_predicts_like_fastgd_predict(files, problem, tmp_path):
     model_path = tmp_path / "model.json"
     completed = run_cli(

@@ -6,7 +6,7 @@ own convergence test, every standardised coefficient within 10⁻⁶ of the
 optimum (the default ``tol``), and counts its passes over the data; a run that
 misses it fails the benchmark.
 Rows: 10⁶ in the full grid (asv repeats every run, and the 10⁷-row comparison
-is ``scripts/bench_convergence.py``'s job; its figures are in the README),
+is ``scripts/bench_convergence.py``'s job; its figures are in docs/performance.md),
 20,000 at tiny sizes. scikit-learn's contender is skipped where scikit-learn is
 not installed.
 """
