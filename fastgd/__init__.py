@@ -12,6 +12,7 @@ with either backend.
 """
 
 from . import reference
+from ._version import __version__
 from .errors import ConvergenceWarning, DivergenceError
 from .gram import SufficientStatistics
 from .ops import loss_and_gradients, predict
@@ -24,6 +25,7 @@ __all__ = [
     "GDRegressor",
     "SufficientStatistics",
     "TrainResult",
+    "__version__",
     "loss_and_gradients",
     "plot_fit",
     "plot_loss",
@@ -31,7 +33,6 @@ __all__ = [
     "reference",
     "train",
 ]
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str):

@@ -6,8 +6,6 @@ at a glance what the compiler is allowed to do.
 
 from __future__ import annotations
 
-from . import _cache  # noqa: F401  (stamps numba's cache with the whole package's source)
-
 # Only flags that keep NaN/inf semantics. ``reassoc`` lets LLVM split a
 # floating-point reduction into several vector accumulators (without it a sum
 # runs at one add per 4 cycles); ``contract`` allows fused multiply-adds.

@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, demo
+from . import demo
+from ._version import __version__
 from .errors import advice_syntax
 from .io import (
     CSV_READERS,

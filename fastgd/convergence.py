@@ -36,6 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .types import Moments
+
 # Eigenvalues of the standardised Hessian below this fraction of the largest
 # are treated as exact zeros: the statistics themselves are only accurate to
 # about 1e-15 relative, so such directions carry rounding noise, not data.
@@ -45,66 +47,6 @@ SINGULAR_RCOND = 1e-13
 # of the norm it started with: the Krylov space is then invariant.
 LANCZOS_BREAKDOWN = 1e-10
 LANCZOS_MAX_STEPS = 40
-
-
-@dataclass(frozen=True)
-class Moments:
-    """Weighted means and spreads of the features and of the target.
-
-    ``std_x`` is each feature's standard deviation, ``rms_x`` its root mean
-    square; ``var_y`` the target's variance.
-    """
-
-    total_weight: float
-    mean_x: NDArray[np.float64]
-    std_x: NDArray[np.float64]
-    rms_x: NDArray[np.float64]
-    mean_y: float
-    var_y: float
-
-    @classmethod
-    def from_statistics(cls, stats) -> Moments:
-        """The moments inside a :class:`fastgd.SufficientStatistics`."""
-        d = stats.n_features
-        # Values whose squares overflow give infinities here; fastgd.setup refuses them with a clear message.
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean_y, var_y = stats.target_moments()
-            return cls(
-                stats.total_weight, stats.mean[:d].copy(), stats.feature_spread(True), stats.feature_spread(False),
-                mean_y, var_y,
-            )  # fmt: skip
-
-    def merge(self, other: Moments) -> Moments:
-        """The moments of both data sets together (Chan, Golub and LeVeque's pairwise update)."""
-        if other.total_weight == 0:
-            return self
-        if self.total_weight == 0:
-            return other
-        total = self.total_weight + other.total_weight
-        share = other.total_weight / total
-        cross = self.total_weight * share
-
-        def combine(mean_a, var_a, mean_b, var_b):
-            delta = mean_b - mean_a
-            squares = self.total_weight * var_a + other.total_weight * var_b + delta * delta * cross
-            return mean_a + delta * share, squares / total
-
-        mean_x, var_x = combine(self.mean_x, self.std_x**2, other.mean_x, other.std_x**2)
-        mean_y, var_y = combine(self.mean_y, self.var_y, other.mean_y, other.var_y)
-        return Moments(total, mean_x, np.sqrt(var_x), np.sqrt(var_x + mean_x**2), float(mean_y), float(var_y))
-
-    @property
-    def target_scale(self) -> float:
-        """``std(y)``; for a constant ``y`` its magnitude, and 1 for ``y = 0`` (the unit then is absolute)."""
-        for value in (math.sqrt(self.var_y), abs(self.mean_y)):
-            if value > 0 and math.isfinite(value):
-                return value
-        return 1.0
-
-    @property
-    def loss_scale(self) -> float:
-        """``mean(y^2)``: the loss of the zero model, the scale of every loss of this problem."""
-        return self.var_y + self.mean_y**2
 
 
 def feature_units(moments: Moments) -> NDArray[np.float64]:

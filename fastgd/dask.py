@@ -27,6 +27,7 @@ This module imports :mod:`dask`; ``import fastgd`` does not import it.
 from __future__ import annotations
 
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,7 +38,7 @@ import numpy as np
 from dask.core import flatten
 from numpy.typing import ArrayLike, NDArray
 
-from . import gram, kernels, stepsize, validation
+from . import backends, gram, kernels, stepsize, validation
 from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for
 from .convergence import Moments
 from .driver import Callback, Epochs, TrainResult, run_descent
@@ -154,6 +155,7 @@ def train(
     if not fit_intercept and b_start != 0.0:
         raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
 
+    python_loop = backends.get("numpy")
     started = time.perf_counter()
     # Loaded into the workers' memory once; every later pass reads it from there.
     X, y, sample_weight = dask.persist(X, y, sample_weight, scheduler=scheduler)
@@ -173,7 +175,9 @@ def train(
 
     def estimate_lipschitz(shift, scale_factors, intercept):
         passes = DaskPasses(blocks, moments.total_weight, shift, scale_factors, targets=False)
-        lipschitz, count = stepsize.power_iteration_lipschitz(passes, "numpy", intercept=intercept)
+        lipschitz, count = stepsize.power_iteration_lipschitz(
+            passes, python_loop.evaluate, n_features + 1, intercept=intercept
+        )
         setup_passes[0] += count
         return lipschitz
 
@@ -183,11 +187,12 @@ def train(
     if options.solver == "gram":
         gram_data = statistics.gram_data(plan.shift, plan.scale)
         epochs = Epochs(
-            gram_data, gram_data._replace(cov_xy=np.zeros(n_features), var_y=0.0, mean_y=0.0), True, 0,
-            check=data_passes, check_compiled=False, backend="dask", solver="gram",
+            gram_data, gram_data._replace(cov_xy=np.zeros(n_features), var_y=0.0, mean_y=0.0), backends.get("numba"),
+            0, "dask", "gram", check=data_passes, check_backend=python_loop,
         )  # fmt: skip
     else:
-        epochs = Epochs(data_passes, hessian_passes, False, 1, backend="dask", solver="data")
+        # The passes are Python objects (each epoch a round trip): the numpy backend runs their loop.
+        epochs = Epochs(data_passes, hessian_passes, python_loop, 1, "dask", "data")
     epochs.setup_passes = setup_passes[0]
     return run_descent(
         epochs,
@@ -217,6 +222,9 @@ class RowBlocks:
     """
 
     def __init__(self, X: da.Array, y: da.Array, sample_weight: da.Array | None, *, scheduler=None, n_threads=None):
+        # Names this run's blocks in the workers' registries of blocks they have checked (_recheck).
+        self.token = uuid.uuid4().hex
+        self.fingerprints: list[tuple] = []
         starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(int)
         keep = [i for i in range(len(X.chunks[0])) if starts[i + 1] > starts[i]]
         self.first_rows = [int(starts[i]) for i in keep]
@@ -236,8 +244,17 @@ class RowBlocks:
         self.blocks = [(parts[0][i], parts[1][i], parts[2][i]) for i in keep]
 
     def map(self, function: Callable[..., Any], *arguments: Any) -> list[Any]:
-        """``[function(X_k, y_k, weights_k, *arguments) for each block k]``, in one round trip."""
-        return self._run(function, [arguments] * len(self.blocks))
+        """``[function(X_k, y_k, weights_k, *arguments) for each block k]``, in one round trip.
+
+        Each task first makes sure its block is the one the setup pass checked
+        (:func:`_recheck`): a block Dask recomputed is validated again and must
+        hold the same data.
+        """
+        per_block = [
+            (self.token, index, first_row, fingerprint, function, *arguments)
+            for index, (first_row, fingerprint) in enumerate(zip(self.first_rows, self.fingerprints, strict=True))
+        ]
+        return self._run(_checked_call, per_block)
 
     def statistics(self) -> gram.SufficientStatistics:
         """Validate every block and merge their sufficient statistics in block order (one pass)."""
@@ -256,8 +273,13 @@ class RowBlocks:
         return merged
 
     def _map_validated(self, function: Callable[[DataPass], Any]) -> list[Any]:
-        arguments = [(function, index, first_row, self.n_threads) for index, first_row in enumerate(self.first_rows)]
-        return self._run(_validated_call, arguments)
+        """The setup pass: validate every block, note its fingerprint, run ``function`` on it."""
+        arguments = [
+            (self.token, index, first_row, function, self.n_threads) for index, first_row in enumerate(self.first_rows)
+        ]
+        results = self._run(_validated_call, arguments)
+        self.fingerprints = [fingerprint for _, fingerprint in results]
+        return [result for result, _ in results]
 
     def _run(self, function: Callable[..., Any], per_block_arguments: list[tuple]) -> list[Any]:
         calls = [(*block, *arguments) for block, arguments in zip(self.blocks, per_block_arguments, strict=True)]
@@ -337,7 +359,7 @@ def _as_row_blocks(X, y, sample_weight) -> tuple[da.Array, da.Array, da.Array | 
             f"X must be a dask.array.Array, got {type(X).__name__}; for in-memory data use fastgd.train, "
             "or wrap it with dask.array.from_array(X, chunks=(rows_per_block, -1))"
         )
-    _check_numeric(X.dtype, "X")
+    validation.check_dtype(X.dtype, "X")
     if X.ndim not in (1, 2):
         raise ValueError(
             f"X must be 1-D of shape (n,) for one feature or 2-D of shape (n, d); got {X.ndim}-D with shape {X.shape}"
@@ -371,7 +393,7 @@ def _as_row_vector(values, name: str, X: da.Array) -> da.Array:
     """``values`` as a 1-D dask array of ``X``'s length, cut into ``X``'s row chunks."""
     if not isinstance(values, da.Array):
         values = np.asarray(values)
-    _check_numeric(values.dtype, name)
+    validation.check_dtype(values.dtype, name)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
@@ -388,13 +410,6 @@ def _as_row_vector(values, name: str, X: da.Array) -> da.Array:
     return values if values.chunks[0] == X.chunks[0] else values.rechunk({0: X.chunks[0]})
 
 
-def _check_numeric(dtype: np.dtype, name: str) -> None:
-    if dtype.kind == "c":
-        raise TypeError(f"{name} has complex dtype {dtype}; fastgd fits real-valued data")
-    if dtype.kind not in "biuf":
-        raise TypeError(f"{name} has non-numeric dtype {dtype}; convert it to float32 or float64 first")
-
-
 # ---------------------------------------------------------------------------
 # Tasks: these run in the workers, one per row block.
 # ---------------------------------------------------------------------------
@@ -407,6 +422,7 @@ def _block_gradient_sums(X, y, sample_weight, params, targets, n_threads) -> NDA
     """
     n_features = params.shape[0] - 1
     sums = np.empty(n_features + 2)
+    kernels.start_threading_layer()
     with numba_threads(n_threads):
         # total_weight = 1 gives raw sums; the client divides by the total weight once.
         loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
@@ -426,34 +442,64 @@ def _block_moments(data: DataPass) -> Moments:
     return gram.column_moments(data)
 
 
-def _validated_call(X, y, sample_weight, function, block_index: int, first_row: int, n_threads):
-    """Check one block (finite values, non-negative weights), then run ``function`` on it."""
-    checks = [(X, "X", validation.as_features), (y, "y", validation.as_features)]
+# Per worker process: (run token, block index) -> the identity of the block object that worker last checked.
+_CHECKED_BLOCKS: dict[tuple[str, int], tuple[int, int]] = {}
+
+
+def _identity(X: np.ndarray) -> tuple[int, int]:
+    return id(X), X.__array_interface__["data"][0]
+
+
+def _fingerprint(X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> tuple:
+    """Rows and the sums and sums of squares of the block's values: the same data gives the same numbers."""
+    parts = [X.shape[0]]
+    for values in (X, y) if sample_weight is None else (X, y, sample_weight):
+        flat = np.asarray(values, dtype=np.float64).reshape(-1)
+        parts += [float(np.sum(flat)), float(flat @ flat)]
+    return tuple(parts)
+
+
+def _check_block(X, y, sample_weight, block_index: int, first_row: int) -> tuple:
+    """Validate one block (finite values, non-negative weights) as in-memory training would; its fingerprint."""
+    where = f" (in row block {block_index})"
+    validation.check_finite(X, "X", first_row, where)
+    validation.check_finite(y, "y", first_row, where)
     if sample_weight is not None:
-        checks.append((sample_weight, "sample_weight", validation.as_features))
-    for values, name, check in checks:
-        try:
-            check(values, name)
-        except ValueError:
-            raise ValueError(_non_finite_message(values, name, block_index, first_row)) from None
-    if sample_weight is not None and (sample_weight < 0).any():
-        row = first_row + int(np.argmax(sample_weight < 0))
-        raise ValueError(
-            f"sample_weight has a negative value at row {row} (row block {block_index}); weights must be >= 0"
-        )
+        validation.check_finite(sample_weight, "sample_weight", first_row, where)
+        validation.check_non_negative_weights(sample_weight, first_row, f" (row block {block_index})")
+    return _fingerprint(X, y, sample_weight)
+
+
+def _validated_call(X, y, sample_weight, token: str, block_index: int, first_row: int, function, n_threads):
+    """The setup pass of one block: check it, remember it, run ``function`` on it; ``(result, fingerprint)``."""
+    fingerprint = _check_block(X, y, sample_weight, block_index, first_row)
+    _CHECKED_BLOCKS[token, block_index] = _identity(X)
     n_features = 1 if X.ndim == 1 else X.shape[1]
     total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
     data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
     with numba_threads(n_threads):
-        return function(data)
+        return function(data), fingerprint
 
 
-def _non_finite_message(values: np.ndarray, name: str, block_index: int, first_row: int) -> str:
-    where = np.argwhere(~np.isfinite(values))[0]
-    value = values[tuple(where)]
-    what = "NaN" if np.isnan(value) else "infinity"
-    position = f"row {first_row + int(where[0])}" + ("" if values.ndim == 1 else f", column {int(where[1])}")
-    return (
-        f"{name} contains {what} at {position} (in row block {block_index}); "
-        "remove or impute non-finite values before training"
-    )
+def _recheck(X, y, sample_weight, token: str, block_index: int, first_row: int, expected: tuple) -> None:
+    """Check a block this worker has not seen in this run (Dask recomputed or moved it) like a new one.
+
+    It must pass validation and hold the data the setup pass saw: a source
+    that yields other values on recompute (a file rewritten since, a random
+    generator without a seed) would otherwise mix two data sets silently.
+    """
+    key = (token, block_index)
+    if _CHECKED_BLOCKS.get(key) == _identity(X):
+        return
+    if _check_block(X, y, sample_weight, block_index, first_row) != expected:
+        raise ValueError(
+            f"row block {block_index} (from row {first_row}) holds different data than when training started: Dask "
+            "recomputed it (a worker was lost?) from a source that now yields other values. Training stops rather "
+            "than mix two data sets; make the source reproducible (or persist the data) and train again"
+        )
+    _CHECKED_BLOCKS[key] = _identity(X)
+
+
+def _checked_call(X, y, sample_weight, token, block_index, first_row, fingerprint, function, *arguments):
+    _recheck(X, y, sample_weight, token, block_index, first_row, fingerprint)
+    return function(X, y, sample_weight, *arguments)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,25 +29,20 @@ from numpy.typing import NDArray
 
 from . import stepsize
 from .advice import divergence_advice, not_converged_advice, representation_floor, rounding_floor
+from .backends import Backend
 from .convergence import ErrorModel, estimated_error_model, lanczos_error
-from .errors import ConvergenceWarning, DivergenceError, current_syntax, format_advice, format_suggestion
+from .errors import current_syntax, format_advice, format_suggestion
 from .loop import (
     CONVERGED,
     DIVERGED,
     REACHED_THRESHOLD,
     LoopSettings,
-    descent_loop,
-    descent_loop_compiled,
-    evaluate,
-    evaluate_compiled,
     new_state,
     stepped_gradient_norm,
 )
-from .setup import METHODS, Plan
-
-# The default convergence tolerance: the largest error of a standardised
-# coefficient, |w_j - w*_j| * std(x_j) / std(y), allowed at the end of a run.
-DEFAULT_TOL = 1e-6
+from .setup import Plan
+from .types import DEFAULT_TOL, METHOD_CODES, ConvergenceWarning, DivergenceError, TrainResult
+from .types import split_params as split
 
 # A run whose loss climbs past this multiple of its first loss is diverging.
 DIVERGENCE_FACTOR = 1e4
@@ -75,137 +70,41 @@ EPS = float(np.finfo(np.float64).eps)
 Callback = Callable[[int, float, "float | NDArray[np.float64]", float], "bool | None"]
 
 
-@dataclass(frozen=True)
-class TrainResult:
-    """What :func:`fastgd.train` learned and how it got there.
-
-    Attributes
-    ----------
-    w : float or ndarray
-        Learned weights: a float for one-dimensional ``X``, else shape ``(d,)``.
-    b : float
-        Learned intercept.
-    loss_history : ndarray
-        ``loss_history[k]`` is the loss at the start of iteration ``k``
-        (conjugate gradients on data passes: by recurrence between
-        recomputations from the data; the statistics solver: from the
-        statistics, accurate to about 1e-15 of ``mean(y^2)``).
-    n_iter : int
-        Iterations run, ``len(loss_history)``. Each one stepped the
-        parameters, except the last when the run stopped at a check
-        (``"loss_threshold"`` or ``"tol"``).
-    stop_reason : str
-        ``"tol"`` (converged), ``"iterations"`` (the cap),
-        ``"loss_threshold"``, ``"callback"``, or ``"stalled"`` (rounding left
-        nothing to gain before the tolerance was met).
-    final_loss : float
-        The loss at the returned ``w`` and ``b``, checked against the data.
-    lr : float
-        The step size used for the weights (NaN for ``method="cg"``, which
-        takes the exact step length every iteration).
-    backend : str
-        ``"numba"``, ``"numpy"`` or ``"dask"`` (:func:`fastgd.dask.train`).
-    w_history, b_history : ndarray or None
-        Parameters at the start of each iteration, when ``record_params``.
-    seconds : float
-        Wall time of training: setup passes, iterations and the final
-        checks, not validation. The first call for a given layout and dtype
-        in a process also includes loading the compiled code from numba's
-        cache (or compiling).
-    method, solver : str
-        As run (``solver="auto"`` resolved).
-    lipschitz : float or None
-        The smoothness constant ``L`` behind ``lr="auto"`` (``lr = 1 / L``),
-        in the preconditioned coordinates when ``scale`` is on.
-    passes : int
-        Passes over the data: setup, iterations and final checks.
-    gradient_norm_ratio : float
-        Gradient norm at the returned parameters over that at the start.
-    converged : bool
-        Whether ``coef_error <= tol``, or, for a tolerance finer than float64
-        can hold (an intercept ``1e9 * std(y)`` from zero has an ulp of
-        ``2e-7`` standard deviations), within a few ulps of the closest
-        float64 answer.
-    coef_error : float
-        The largest error of a coefficient in standardised units,
-        ``|w_j - w*_j| * std(x_j) / std(y)`` (the intercept's: that of the
-        prediction at the feature means), to the least-squares optimum.
-        Exact with up to 2,048 features; estimated above.
-    tol : float
-        The tolerance ``coef_error`` was tested against.
-    center, scale : bool
-        Whether the features were centred and scaled inside the loop.
-    loop_seconds : float
-        Wall time of the iterations alone (``seconds`` less the setup pass
-        and the final checks): ``loop_seconds / n_iter`` is the time per
-        iteration.
-    """
-
-    w: float | NDArray[np.float64]
-    b: float
-    loss_history: NDArray[np.float64] = field(repr=False)
-    n_iter: int
-    stop_reason: str
-    final_loss: float
-    lr: float
-    backend: str
-    w_history: NDArray[np.float64] | None = field(default=None, repr=False)
-    b_history: NDArray[np.float64] | None = field(default=None, repr=False)
-    seconds: float = field(default=0.0, repr=False)
-    method: str = "gd"
-    solver: str = "data"
-    lipschitz: float | None = None
-    passes: int = 0
-    gradient_norm_ratio: float = field(default=float("nan"), repr=False)
-    converged: bool = True
-    coef_error: float = float("nan")
-    tol: float = DEFAULT_TOL
-    center: bool = False
-    scale: bool = False
-    loop_seconds: float = field(default=0.0, repr=False)
-
-
 @dataclass
 class Epochs:
     """How the loop reads the data: the epoch inputs for the loss and for Hessian-vector products.
 
-    ``data`` and ``hessian`` are what :func:`fastgd.loop.epoch` accepts (a
-    :class:`~fastgd.loop.DataPass`, a :class:`~fastgd.loop.GramData`, or,
-    with ``compiled=False``, an object with an ``epoch(params, grad)``
-    method). ``data_passes`` is how many passes over the data one epoch
-    costs (0 for statistics). ``check`` is a data-pass input for the same
-    parametrisation, used to verify losses that come from statistics.
+    ``data`` and ``hessian`` are epoch inputs (a :class:`~fastgd.types.DataPass`,
+    a :class:`~fastgd.types.GramData`, or, on the numpy backend, an object with
+    an ``epoch(params, grad)`` method) that ``backend`` (a row of
+    :mod:`fastgd.backends`) runs the loop on. ``data_passes`` is how many
+    passes over the data one epoch costs (0 for statistics). ``check`` is a
+    data-pass input for the same parametrisation, evaluated by
+    ``check_backend``, to verify losses that come from statistics. ``label``
+    names the backend in the result (``"dask"`` for the Dask front end).
     """
 
     data: Any
     hessian: Any
-    compiled: bool
+    backend: Backend
     data_passes: int
+    label: str
+    solver: str
     check: Any = None
-    check_compiled: bool = True
-    backend: str = "numba"
-    solver: str = "data"
+    check_backend: Backend | None = None
     setup_passes: int = 1
 
     def evaluate(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
-        return float((evaluate_compiled if self.compiled else evaluate)(self.data, params, grad))
+        return float(self.backend.evaluate(self.data, params, grad))
 
     def evaluate_check(self, params: NDArray[np.float64]) -> float:
-        return float(
-            (evaluate_compiled if self.check_compiled else evaluate)(self.check, params, np.empty_like(params))
-        )
+        return float(self.check_backend.evaluate(self.check, params, np.empty_like(params)))
 
     def hessian_vector(self, vector: NDArray[np.float64]) -> NDArray[np.float64]:
         """Half the loss's Hessian times ``vector`` (one epoch with zero targets)."""
         product = np.empty_like(vector)
-        (evaluate_compiled if self.compiled else evaluate)(self.hessian, vector, product)
+        self.backend.evaluate(self.hessian, vector, product)
         return 0.5 * product
-
-
-def split(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | NDArray[np.float64], float]:
-    """``(w, b)`` from ``[w, b]``: ``w`` a float for one-dimensional ``X``."""
-    w = float(params[0]) if one_dimensional else params[:-1].copy()
-    return w, float(params[-1])
 
 
 def run_descent(
@@ -255,7 +154,7 @@ class _Run:
         self.state = new_state(plan.from_original(w_start, b_start), iterations, record_params)
         self.errors: ErrorModel = plan.errors
         self.settings = LoopSettings(
-            method=METHODS.index(options.method),
+            method=METHOD_CODES[options.method],
             steps=plan.steps.copy(),
             loss_threshold=-1.0 if loss_threshold is None else loss_threshold,
             divergence_factor=DIVERGENCE_FACTOR,
@@ -279,7 +178,7 @@ class _Run:
     # --- the loop and its stops -------------------------------------------------------------------
 
     def iterate(self, callback: Callback | None, callback_every: int) -> None:
-        loop = descent_loop_compiled if self.epochs.compiled else descent_loop
+        loop = self.epochs.backend.loop
         state = self.state
         while self.done < self.iterations:
             n_steps = (
@@ -435,7 +334,7 @@ class _Run:
             stop_reason=self.stop_reason,
             final_loss=final_loss,
             lr=float("nan") if options.method == "cg" else float(self.settings.steps[0]),
-            backend=epochs.backend,
+            backend=epochs.label,
             w_history=None
             if history is None
             else history[:, 0].copy()

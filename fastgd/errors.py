@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
-Suggestion = Mapping[str, Any]
+from .types import ConvergenceWarning, DivergenceError, Suggestion  # noqa: F401  (raised and warned by fastgd)
 
 SYNTAXES = ("python", "estimator", "cli")
 
@@ -84,62 +81,3 @@ def format_advice(advice: Sequence[Suggestion], syntax: str | None = None) -> st
         return ""
     options = [format_suggestion(suggestion, syntax) for suggestion in advice]
     return "Try " + "; or ".join(options) + "."
-
-
-class ConvergenceWarning(UserWarning):
-    """Training ended with its estimated coefficient error above the tolerance.
-
-    Attributes
-    ----------
-    error : float
-        The estimated largest error of a standardised coefficient
-        (``|w_j - w*_j| * std(x_j) / std(y)``, see :attr:`fastgd.TrainResult.coef_error`).
-    tol : float
-        The tolerance it missed.
-    advice : list of dict
-        Alternative changes of options, each expected to converge when
-        followed (worded in the message for the interface in use).
-    """
-
-    def __init__(self, message: str, *, error: float = float("nan"), tol: float = float("nan"), advice=()):
-        super().__init__(message)
-        self.error = error
-        self.tol = tol
-        self.advice = list(advice)
-
-
-class DivergenceError(ValueError):
-    """Training diverged: the loss became non-finite or grew.
-
-    Attributes
-    ----------
-    iteration : int
-        0-based iteration at which the bad loss was seen.
-    lr : float
-        The learning rate that diverged.
-    w, b :
-        The last parameters whose loss was finite and acceptable.
-    loss_history : ndarray
-        Every loss computed, the bad one last.
-    advice : list of dict
-        Changes of options that avoid the divergence.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        iteration: int,
-        lr: float,
-        w: Any,
-        b: float,
-        loss_history: NDArray[np.float64],
-        advice: Sequence[Suggestion] = (),
-    ):
-        super().__init__(message)
-        self.iteration = iteration
-        self.lr = lr
-        self.w = w
-        self.b = b
-        self.loss_history = loss_history
-        self.advice = list(advice)

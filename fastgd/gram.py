@@ -17,12 +17,10 @@ Statistics from separate pieces of data combine exactly with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-from . import kernels
+from . import kernels, reference
 from ._config import (
     GRAM_BLAS_BLOCK_BYTES,
     GRAM_BLAS_MIN_FEATURES,
@@ -30,102 +28,8 @@ from ._config import (
     GRAM_KERNEL_MIN_ROWS,
     gram_chunk_rows,
 )
-from .convergence import Moments
-from .loop import DataPass, GramData, prepare_data
-
-
-@dataclass(frozen=True)
-class SufficientStatistics:
-    """Weighted moments of ``z = [x_1, ..., x_d, y]``.
-
-    Attributes
-    ----------
-    total_weight : float
-        ``n``, or the sum of sample weights.
-    mean : ndarray, shape (d + 1,)
-        Weighted means of the features, then of ``y``.
-    scatter : ndarray, shape (d + 1, d + 1)
-        ``sum_i s_i (z_i - mean)(z_i - mean)^T``.
-    """
-
-    total_weight: float
-    mean: NDArray[np.float64]
-    scatter: NDArray[np.float64]
-
-    @property
-    def n_features(self) -> int:
-        return self.mean.shape[0] - 1
-
-    def merge(self, other: SufficientStatistics) -> SufficientStatistics:
-        """Statistics of the union of both data sets (Chan, Golub and LeVeque's pairwise update).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> X, y = np.arange(6.0).reshape(3, 2), np.arange(3.0)
-        >>> whole = statistics(X, y, backend="numpy")
-        >>> parts = statistics(X[:1], y[:1], backend="numpy").merge(statistics(X[1:], y[1:], backend="numpy"))
-        >>> bool(np.allclose(whole.scatter, parts.scatter))
-        True
-        """
-        if other.total_weight == 0:
-            return self
-        if self.total_weight == 0:
-            return other
-        total = self.total_weight + other.total_weight
-        delta = other.mean - self.mean
-        scatter = (
-            self.scatter + other.scatter + np.outer(delta, delta) * (self.total_weight * other.total_weight / total)
-        )
-        return SufficientStatistics(total, self.mean + delta * (other.total_weight / total), scatter)
-
-    def gram_data(self, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> GramData:
-        """The statistics as the loop's epoch input, for the model ``(x - shift) . (scale * v) + c``.
-
-        ``shift`` and ``scale`` have one entry per feature (zeros and ones
-        for the plain model ``x . w + b``).
-        """
-        d = self.n_features
-        covariance = self.scatter / self.total_weight
-        return GramData(
-            np.ascontiguousarray(covariance[:d, :d] * np.outer(scale, scale)),
-            covariance[:d, d] * scale,
-            float(covariance[d, d]),
-            float(self.mean[d]),
-            (self.mean[:d] - shift) * scale,
-        )
-
-    def hessian(self, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Half the loss's Hessian, ``E_s[z z^T]`` for ``z = [(x - shift) * scale, 1]``, of size ``(d+1, d+1)``."""
-        d = self.n_features
-        offset = (self.mean[:d] - shift) * scale
-        hessian = np.empty((d + 1, d + 1))
-        hessian[:d, :d] = self.scatter[:d, :d] / self.total_weight * np.outer(scale, scale) + np.outer(offset, offset)
-        hessian[:d, d] = hessian[d, :d] = offset
-        hessian[d, d] = 1.0
-        return hessian
-
-    def feature_spread(self, centred: bool) -> NDArray[np.float64]:
-        """Each feature's weighted standard deviation (``centred``) or root mean square."""
-        d = self.n_features
-        second_moment = np.diag(self.scatter)[:d] / self.total_weight
-        if not centred:
-            second_moment = second_moment + self.mean[:d] ** 2
-        return np.sqrt(np.maximum(second_moment, 0.0))
-
-    def target_moments(self) -> tuple[float, float]:
-        """The weighted mean and variance of ``y``."""
-        return float(self.mean[-1]), max(float(self.scatter[-1, -1] / self.total_weight), 0.0)
-
-    def least_squares(self) -> tuple[NDArray[np.float64], float]:
-        """The exact minimiser ``(w, b)`` of the (weighted) mean squared error, for comparison.
-
-        Uses a least-squares solve of the covariance system, so a singular
-        covariance (collinear features) gives the minimum-norm solution.
-        """
-        d = self.n_features
-        w = np.linalg.lstsq(self.scatter[:d, :d], self.scatter[:d, d], rcond=None)[0]
-        return w, float(self.mean[d] - self.mean[:d] @ w)
+from .types import BACKENDS, DataPass, Moments, SufficientStatistics
+from .validation import prepare_data
 
 
 def statistics(
@@ -134,7 +38,7 @@ def statistics(
     """Sufficient statistics of ``(X, y)`` in one pass.
 
     ``data_or_X`` is an ``X`` (validated here) or an already validated
-    :class:`fastgd.loop.DataPass`.
+    :class:`fastgd.types.DataPass`; ``backend`` picks the kernel pass or the numpy reference.
 
     Examples
     --------
@@ -143,9 +47,16 @@ def statistics(
     >>> stats.total_weight, stats.mean.tolist()
     (3.0, [2.0, 4.0])
     """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     data = data_or_X if isinstance(data_or_X, DataPass) else prepare_data(data_or_X, y, sample_weight)
     if backend == "numpy":
         return reference_statistics(data.X, data.y, data.sample_weight)
+    return kernel_statistics(data)
+
+
+def kernel_statistics(data: DataPass) -> SufficientStatistics:
+    """The kernel path's statistics pass: the numba kernel, or BLAS row blocks for wide or short data."""
     n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
     if n_features >= GRAM_BLAS_MIN_FEATURES or data.X.shape[0] < GRAM_KERNEL_MIN_ROWS:
         return _blocked_blas_statistics(data.X, data.y, data.sample_weight)
@@ -206,14 +117,6 @@ def reference_statistics(X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | 
     return SufficientStatistics(total, origin + shift, Z.T @ (Z * weights[:, None]))
 
 
-def reference_loss_and_gradients(data: GramData, w: NDArray[np.float64], b: float):
-    """``(L, dL/dw, dL/db)`` from statistics in numpy; see :func:`fastgd.kernels.gram_loss_and_gradients`."""
-    covariance_times_w = data.cov_xx @ w
-    delta = b + data.offset @ w - data.mean_y
-    loss = max(w @ covariance_times_w - 2.0 * data.cov_xy @ w + data.var_y + delta**2, 0.0)
-    return float(loss), 2.0 * (covariance_times_w - data.cov_xy) + 2.0 * delta * data.offset, 2.0 * delta
-
-
 def column_moments(data: DataPass) -> Moments:
     """Means and spreads of every column of ``[X, y]`` in one pass, without the cross products.
 
@@ -258,3 +161,7 @@ def column_moments(data: DataPass) -> Moments:
         mean_y=float(mean[-1]),
         var_y=float(second[-1]),
     )
+
+
+# The loss and gradients from statistics, in numpy (kept under this name; it lives in fastgd.reference).
+reference_loss_and_gradients = reference.statistics_loss_and_gradients

@@ -642,7 +642,7 @@ class LinearModel:
         cls, result: Any, feature_names: Sequence[str], target_name: str | None = None, **training: Any
     ) -> LinearModel:
         """The model a :class:`fastgd.TrainResult` learned, with its training metadata."""
-        from . import __version__
+        from ._version import __version__
 
         metadata = {
             "fastgd_version": __version__,

@@ -19,6 +19,12 @@ How a pass is organised:
 
 So the result does not depend on how many threads ran the chunks, and small
 inputs take a serial loop over the very same chunks.
+
+Every function here is plain Python as well: a dispatcher such as
+:func:`_chunk_sums` picks its variant by ``X``'s layout at run time in
+Python and by ``X``'s type when compiled (its ``@overload``), so with
+``NUMBA_DISABLE_JIT=1`` the kernel bodies run, and can be stepped through or
+measured for coverage, as written.
 """
 
 from __future__ import annotations
@@ -26,22 +32,56 @@ from __future__ import annotations
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import prange, types
 from numba.extending import intrinsic, overload
 
-from ._config import CACHE_LINE_BYTES, JIT_OPTIONS, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
+from ._config import CACHE_LINE_BYTES, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
+from ._jit import jit
 
-# A cached function that calls a parallel kernel (the compiled training loop,
-# fused_loss_and_gradients itself) is loaded from numba's on-disk cache without
-# the parallel kernel's own dispatcher running, so nothing need have started
-# numba's threading layer. We saw such a process crash in its first parallel
-# region (with a cache holding many signatures), and starting the layer first
-# cured it: numba.get_num_threads() starts it, once, here.
-numba.get_num_threads()
+
+def start_threading_layer() -> None:
+    """Start numba's threading layer (idempotent); call before the first compiled call of a process.
+
+    A cached function that calls a parallel kernel (the compiled training
+    loop, fused_loss_and_gradients itself) is loaded from numba's on-disk
+    cache without the parallel kernel's own dispatcher running, so nothing
+    need have started the threading layer. We saw such a process crash in its
+    first parallel region (with a cache holding many signatures), and
+    starting the layer first cured it. :mod:`fastgd.backends` calls this when
+    the numba backend is first used, so importing fastgd starts nothing.
+    """
+    numba.get_num_threads()
+
+
+def _array_key(X) -> str:
+    """Which variant of a kernel reads ``X`` (a numpy array): "1d", "C", "F" or "A" (any other strides)."""
+    if X.ndim == 1:
+        return "1d"
+    if X.flags.c_contiguous:
+        return "C"
+    return "F" if X.flags.f_contiguous else "A"
+
+
+def _type_key(X) -> str | None:
+    """The same choice from ``X``'s numba type, when compiling (None: not an array this module handles)."""
+    if not isinstance(X, types.Array) or X.ndim not in (1, 2):
+        return None
+    if X.ndim == 1:
+        return "1d"
+    return X.layout if X.layout in ("C", "F") else "A"
+
+
+def _prefetch(array, index):
+    """Ask the CPU to start loading the cache line of ``array.ravel()[index]``; in Python, nothing."""
+
+
+@overload(_prefetch, jit_options=OVERLOAD_OPTIONS)
+def _prefetch_overload(array, index):
+    return lambda array, index: _prefetch_instruction(array, index)
 
 
 @intrinsic
-def _prefetch(typingctx, array, index):
+def _prefetch_instruction(typingctx, array, index):
     """Ask the CPU to start loading the cache line of ``array.ravel()[index]`` (a hint, never a fault).
 
     ``llvm.prefetch`` (read, high locality, data cache). An index past the
@@ -73,7 +113,7 @@ def _prefetch(typingctx, array, index):
 # GB/s in cache). Counting from 0 over a slice lets LLVM drop the check.
 def _rows(a, start, stop):
     """``a[start:stop]``, or None when ``a`` is None."""
-    raise NotImplementedError("compiled only; see the overload below")
+    return None if a is None else a[start:stop]
 
 
 @overload(_rows, jit_options=OVERLOAD_OPTIONS)
@@ -85,7 +125,7 @@ def _rows_overload(a, start, stop):
 
 def _weight(weights, i):
     """``weights[i]``, or 1.0 when ``weights`` is None (multiplying by it then compiles away)."""
-    raise NotImplementedError("compiled only; see the overload below")
+    return 1.0 if weights is None else weights[i]
 
 
 @overload(_weight, jit_options=OVERLOAD_OPTIONS)
@@ -99,9 +139,9 @@ def _chunk_sums(X, y, sample_weight, w, b, start, stop, grad_row, target_factor)
     """Sum ``s*r*r`` and ``s*r`` over rows ``start:stop``, adding ``s*r*x`` into ``grad_row``.
 
     ``r`` is the residual ``x.w + b - target_factor * y`` and ``s`` the sample weight (1 when
-    ``sample_weight`` is None). Dispatches on ``X.ndim`` at compile time.
+    ``sample_weight`` is None). Dispatches on ``X``'s layout (:data:`CHUNK_SUMS`).
     """
-    raise NotImplementedError("compiled only; see the overload below")
+    return CHUNK_SUMS[_array_key(X)](X, y, sample_weight, w, b, start, stop, grad_row, target_factor)
 
 
 def _chunk_sums_1d(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
@@ -276,22 +316,17 @@ def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row, tar
     return loss_sum, residual_sum
 
 
+CHUNK_SUMS = {"1d": _chunk_sums_1d, "C": _chunk_sums_2d_contiguous, "F": _chunk_sums_2d_fortran, "A": _chunk_sums_2d}
+
+
 @overload(_chunk_sums, jit_options=OVERLOAD_OPTIONS)
 def _chunk_sums_overload(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
-    if isinstance(X, types.Array) and X.ndim == 1:
-        return _chunk_sums_1d
-    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
-        return _chunk_sums_2d_contiguous
-    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
-        return _chunk_sums_2d_fortran
-    if isinstance(X, types.Array) and X.ndim == 2:
-        return _chunk_sums_2d
-    return None
+    return CHUNK_SUMS.get(_type_key(X))
 
 
 def _chunk_predict(X, w, b, start, stop, out):
-    """Write ``X[i] . w + b`` for rows ``start:stop`` into ``out``. Dispatches on ``X.ndim``."""
-    raise NotImplementedError("compiled only; see the overload below")
+    """Write ``X[i] . w + b`` for rows ``start:stop`` into ``out``. Dispatches on ``X``'s layout."""
+    CHUNK_PREDICT[_array_key(X)](X, w, b, start, stop, out)
 
 
 def _chunk_predict_1d(X, w, b, start, stop, out):
@@ -324,41 +359,30 @@ def _chunk_predict_2d_fortran(X, w, b, start, stop, out):
             predictions[i] += column[i] * weight_j
 
 
+CHUNK_PREDICT = {
+    "1d": _chunk_predict_1d,
+    "C": _chunk_predict_2d,
+    "F": _chunk_predict_2d_fortran,
+    "A": _chunk_predict_2d,
+}
+
+
 @overload(_chunk_predict, jit_options=OVERLOAD_OPTIONS)
 def _chunk_predict_overload(X, w, b, start, stop, out):
-    if isinstance(X, types.Array) and X.ndim == 1:
-        return _chunk_predict_1d
-    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
-        return _chunk_predict_2d_fortran
-    if isinstance(X, types.Array) and X.ndim == 2:
-        return _chunk_predict_2d
-    return None
+    return CHUNK_PREDICT.get(_type_key(X))
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def _chunk_bounds(chunk, chunk_rows, n_rows):
     start = chunk * chunk_rows
     return start, min(start + chunk_rows, n_rows)
 
 
-# The serial and parallel drivers differ only in range/prange; both are kept
-# because a parallel region costs microseconds to start, which dominates an
-# epoch on a few hundred rows.
-@njit(**JIT_OPTIONS)
-def _chunk_partials_serial(
-    X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-):
-    for chunk in range(loss_parts.shape[0]):
-        start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
-        loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
-            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
-        )
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _chunk_partials_parallel(
-    X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-):
+# Each driver is compiled twice from one source, serial (where prange is a
+# range) and parallel: a parallel region costs microseconds to start, which
+# dominates an epoch on a few hundred rows.
+def _chunk_partials(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor):
+    """Every chunk's sums (:func:`_chunk_sums`) into the ``*_parts`` arrays, one chunk per ``prange`` step."""
     for chunk in prange(loss_parts.shape[0]):
         start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
         loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
@@ -366,7 +390,11 @@ def _chunk_partials_parallel(
         )
 
 
-@njit(**JIT_OPTIONS)
+_chunk_partials_serial = jit(_chunk_partials, name="_chunk_partials_serial")
+_chunk_partials_parallel = jit(_chunk_partials, parallel=True)
+
+
+@jit
 def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor):
     """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
 
@@ -407,21 +435,18 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     return loss_sum / total_weight, scale * residual_sum
 
 
-@njit(**JIT_OPTIONS)
-def _predict_serial(X, w, b, chunk_rows, out):
-    for chunk in range((X.shape[0] + chunk_rows - 1) // chunk_rows):
-        start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
-        _chunk_predict(X, w, b, start, stop, out)
-
-
-@njit(parallel=True, **JIT_OPTIONS)
-def _predict_parallel(X, w, b, chunk_rows, out):
+def _predict_chunks(X, w, b, chunk_rows, out):
+    """Every chunk's predictions into ``out``, one chunk per ``prange`` step."""
     for chunk in prange((X.shape[0] + chunk_rows - 1) // chunk_rows):
         start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
         _chunk_predict(X, w, b, start, stop, out)
 
 
-@njit(**JIT_OPTIONS)
+_predict_serial = jit(_predict_chunks, name="_predict_serial")
+_predict_parallel = jit(_predict_chunks, parallel=True)
+
+
+@jit
 def predict_into(X, w, b, chunk_rows, out):
     """Write the float64 predictions ``X @ w + b`` into ``out`` (shape ``(n,)``)."""
     if X.size < PARALLEL_MIN_ELEMENTS:
@@ -431,8 +456,8 @@ def predict_into(X, w, b, chunk_rows, out):
 
 
 def _chunk_read(X, y, start, stop):
-    """Sum of ``X[start:stop]`` and ``y[start:stop]``. Dispatches on ``X.ndim``."""
-    raise NotImplementedError("compiled only; see the overload below")
+    """Sum of ``X[start:stop]`` and ``y[start:stop]``. Dispatches on ``X``'s layout."""
+    return CHUNK_READ[_array_key(X)](X, y, start, stop)
 
 
 def _chunk_read_1d(X, y, start, stop):
@@ -492,20 +517,15 @@ def _chunk_read_2d_fortran(X, y, start, stop):
     return total
 
 
+CHUNK_READ = {"1d": _chunk_read_1d, "C": _chunk_read_2d_contiguous, "F": _chunk_read_2d_fortran, "A": _chunk_read_2d}
+
+
 @overload(_chunk_read, jit_options=OVERLOAD_OPTIONS)
 def _chunk_read_overload(X, y, start, stop):
-    if isinstance(X, types.Array) and X.ndim == 1:
-        return _chunk_read_1d
-    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "F":
-        return _chunk_read_2d_fortran
-    if isinstance(X, types.Array) and X.ndim == 2 and X.layout == "C":
-        return _chunk_read_2d_contiguous
-    if isinstance(X, types.Array) and X.ndim == 2:
-        return _chunk_read_2d
-    return None
+    return CHUNK_READ.get(_type_key(X))
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@jit(parallel=True)
 def read_once(X, y, chunk_rows):
     """Sum every element of ``X`` and ``y``: the bandwidth roofline for one epoch.
 
@@ -531,7 +551,7 @@ def read_once(X, y, chunk_rows):
 
 def _feature(X, i, j):
     """``X[i, j]``, or ``X[i]`` for one-dimensional ``X``."""
-    raise NotImplementedError("compiled only; see the overload below")
+    return X[i] if X.ndim == 1 else X[i, j]
 
 
 @overload(_feature, jit_options=OVERLOAD_OPTIONS)
@@ -541,7 +561,7 @@ def _feature_overload(X, i, j):
     return lambda X, i, j: X[i, j]
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def _merge_moments(weight, mean, scatter, block_weight, block_mean, block_scatter):
     """Fold one block's (weight, mean, centred scatter) into running ones; returns the new weight.
 
@@ -563,7 +583,7 @@ def _merge_moments(weight, mean, scatter, block_weight, block_mean, block_scatte
     return total
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
     """Weight, mean and upper-triangular centred scatter of rows ``start:stop``.
 
@@ -610,7 +630,7 @@ def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
     return weight
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@jit(parallel=True)
 def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
     """One parallel pass: ``(total_weight, mean, scatter)`` of ``z = [x, y]``.
 
@@ -638,7 +658,7 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
     return weight, mean, scatter
 
 
-@njit(**JIT_OPTIONS)
+@jit
 def gram_loss_and_gradients(cov_xx, cov_xy, var_y, mean_y, offset, w, b, grad_w):
     """Loss and gradients from sufficient statistics in O(d^2), no data pass.
 

@@ -26,25 +26,28 @@ Three methods share the loop:
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import overload, register_jitable
 
-from . import kernels, reference, validation
-from ._config import JIT_OPTIONS, OVERLOAD_OPTIONS, chunk_rows_for
-
-# Status codes returned by descent_loop.
-RUNNING = 0
-DIVERGED = 1
-REACHED_THRESHOLD = 2
-CONVERGED = 3
-
-# Methods.
-GRADIENT_DESCENT = 0
-NESTEROV = 1
-CONJUGATE_GRADIENT = 2
+from . import kernels, reference
+from ._config import OVERLOAD_OPTIONS
+from ._jit import jit
+from .types import (  # noqa: F401  (the codes and types are also fastgd.loop's, for callers of the loop)
+    CONJUGATE_GRADIENT,
+    CONVERGED,
+    DIVERGED,
+    GRADIENT_DESCENT,
+    NESTEROV,
+    REACHED_THRESHOLD,
+    RUNNING,
+    DataPass,
+    GramData,
+    LoopSettings,
+    LoopState,
+    new_state,
+)
+from .validation import prepare_data  # noqa: F401
 
 # Nesterov restarts when the loss rises by more than this fraction. Rises at
 # the level of rounding are ignored, so the restart decisions (and hence the
@@ -56,144 +59,6 @@ RESTART_TOLERANCE = 1e-10
 # rounding means the step is unstable: the loop stops at once instead of
 # waiting for the loss to blow up.
 MONOTONE_TOLERANCE = 1e-9
-
-
-class DataPass(NamedTuple):
-    """Everything an epoch needs to pass over the data once.
-
-    The targets are ``target_factor * y``: with a factor of 0 they are zero,
-    and the epoch's gradient is a Hessian-vector product. ``total_weight`` is ``n`` without sample weights
-    and their sum with them. ``center`` is empty, or the values to subtract
-    from each column on the fly; ``scale`` is empty, or one factor per
-    feature. The model is then ``(x - center) . (scale * v) + c`` for loop
-    parameters ``[v, c]``. ``chunk_rows`` is the kernels' fixed reduction
-    chunk (unused by numpy).
-    """
-
-    X: np.ndarray
-    y: np.ndarray
-    sample_weight: np.ndarray | None
-    total_weight: float
-    center: np.ndarray
-    scale: np.ndarray
-    chunk_rows: int
-    target_factor: float = 1.0
-
-
-def prepare_data(X, y, sample_weight=None) -> DataPass:
-    """Validate ``X``, ``y`` and ``sample_weight`` and bundle them for an epoch (no centring or scaling)."""
-    X = validation.as_features(X)
-    y = validation.as_target(y, X.shape[0])
-    if X.dtype == np.float64 or y.dtype not in (np.float32, np.float64):
-        y = np.asarray(y, dtype=np.float64)
-    weights = validation.as_sample_weight(sample_weight, X.shape[0])
-    total_weight = float(X.shape[0]) if weights is None else float(weights.sum())
-    n_features = 1 if X.ndim == 1 else X.shape[1]
-    if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
-        # One column with unit row stride: the one-feature kernel reads it as a vector.
-        X = X[:, 0]
-    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
-
-
-class GramData(NamedTuple):
-    """Sufficient statistics of the data, for O(d^2) epochs (see :mod:`fastgd.gram`).
-
-    In the loop's parametrisation ``x' . v + c`` with ``x'`` the transformed
-    features, ``cov_xx`` and ``cov_xy`` are the covariances of ``x'`` (with
-    itself, with ``y``), ``var_y`` the variance of ``y``, and ``offset`` the
-    mean of ``x'``. All zero ``cov_xy``, ``var_y`` and ``mean_y`` make the
-    epoch a Hessian-vector product.
-    """
-
-    cov_xx: np.ndarray
-    cov_xy: np.ndarray
-    var_y: float
-    mean_y: float
-    offset: np.ndarray
-
-
-class LoopSettings(NamedTuple):
-    """What the loop does at each iteration; fixed for a whole run.
-
-    ``steps`` holds one step size per parameter (0 for a parameter held fixed;
-    conjugate gradients use only which are zero). The loop stops when the
-    loss is non-finite, above ``divergence_factor * loss_0 + loss_floor``
-    or, for plain gradient descent, above the previous loss beyond rounding
-    (DIVERGED); at most ``loss_threshold`` (REACHED_THRESHOLD, -1 for none);
-    or when the error estimate ``error_norm(error_matrix @ grad)`` is at most
-    ``error_tol`` (CONVERGED, -1 for never), the norm being the largest
-    absolute entry when ``error_max_norm`` and the Euclidean one otherwise.
-    """
-
-    method: int
-    steps: np.ndarray
-    loss_threshold: float
-    divergence_factor: float
-    loss_floor: float
-    error_matrix: np.ndarray
-    error_max_norm: bool
-    error_tol: float
-    refresh_every: int
-
-
-class LoopState(NamedTuple):
-    """Everything that carries over from one loop call to the next (all arrays, updated in place).
-
-    ``params`` is the current iterate and ``point`` where the latest loss
-    and gradient were taken (equal but for Nesterov's look-ahead);
-    ``last_good`` is the latest point whose loss passed the checks.
-    ``momentum`` is FISTA's ``t``; ``last_loss`` the previous loss.
-    Conjugate gradients keep a ``direction``, its Hessian product
-    ``curvature_direction`` (``2 H p``), the previous gradient, the loss by
-    recurrence (``cg_loss``) and whether ``grad`` is a true gradient of the
-    data (``grad_is_true``, 1.0 or 0.0). ``since_refresh`` counts iterations
-    since the gradient was last recomputed, ``passes`` epochs run;
-    ``first_error`` and ``first_grad_norm`` describe iteration 0.
-    """
-
-    params: np.ndarray
-    previous: np.ndarray
-    point: np.ndarray
-    grad: np.ndarray
-    last_good: np.ndarray
-    direction: np.ndarray
-    curvature_direction: np.ndarray
-    old_grad: np.ndarray
-    momentum: np.ndarray
-    last_loss: np.ndarray
-    cg_loss: np.ndarray
-    grad_is_true: np.ndarray
-    since_refresh: np.ndarray
-    passes: np.ndarray
-    first_error: np.ndarray
-    first_grad_norm: np.ndarray
-    loss_history: np.ndarray
-    params_history: np.ndarray
-
-
-def new_state(params: np.ndarray, iterations: int, record_params: bool) -> LoopState:
-    """A fresh :class:`LoopState` starting at ``params`` with room for ``iterations`` iterations."""
-    n_params = params.shape[0]
-    return LoopState(
-        params=params.copy(),
-        previous=params.copy(),
-        point=params.copy(),
-        grad=np.zeros(n_params),
-        last_good=params.copy(),
-        direction=np.zeros(n_params),
-        curvature_direction=np.zeros(n_params),
-        old_grad=np.zeros(n_params),
-        momentum=np.ones(1),
-        last_loss=np.full(1, np.inf),
-        cg_loss=np.zeros(1),
-        grad_is_true=np.zeros(1),
-        since_refresh=np.zeros(1, dtype=np.int64),
-        passes=np.zeros(1, dtype=np.int64),
-        first_error=np.full(1, np.nan),
-        first_grad_norm=np.full(1, np.nan),
-        loss_history=np.empty(iterations),
-        params_history=np.empty((iterations if record_params else 0, n_params)),
-    )
 
 
 def epoch(data, params, grad):
@@ -208,9 +73,9 @@ def epoch(data, params, grad):
         return data.epoch(params, grad)
     n_features = params.shape[0] - 1
     if isinstance(data, GramData):
-        from .gram import reference_loss_and_gradients
-
-        loss, grad[:n_features], grad[n_features] = reference_loss_and_gradients(data, params[:n_features], params[-1])
+        loss, grad[:n_features], grad[n_features] = reference.statistics_loss_and_gradients(
+            data, params[:n_features], params[-1]
+        )
         return loss
     w, b = to_model(data, params)
     X = data.X
@@ -239,52 +104,75 @@ def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
         grad[:n_features] *= data.scale
 
 
-@overload(epoch, jit_options=OVERLOAD_OPTIONS)
-def _epoch_compiled(data, params, grad):
+def fused_epoch(data, params, grad):
+    """The kernel path's epoch over a :class:`DataPass`: one fused pass (:func:`fastgd.kernels.fused_loss_and_gradients`)."""
+    n_features = params.shape[0] - 1
+    centred = data.center.shape[0] > 0
+    scaled = data.scale.shape[0] > 0
+    # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
+    b = params[n_features]
+    if centred:
+        for j in range(n_features):
+            b -= data.center[j] * params[j] * (data.scale[j] if scaled else 1.0)
+    if scaled:  # the kernel reads the weights s v from one small temporary
+        loss, grad_b = kernels.fused_loss_and_gradients(
+            data.X, data.y, data.sample_weight, data.total_weight, params[:n_features] * data.scale, b,
+            data.chunk_rows, grad[:n_features], data.target_factor,
+        )  # fmt: skip
+    else:  # unscaled, in place
+        loss, grad_b = kernels.fused_loss_and_gradients(
+            data.X, data.y, data.sample_weight, data.total_weight, params[:n_features], b,
+            data.chunk_rows, grad[:n_features], data.target_factor,
+        )  # fmt: skip
+    grad[n_features] = grad_b
+    if centred:
+        for j in range(n_features):
+            grad[j] -= grad_b * data.center[j]
+    if scaled:
+        for j in range(n_features):
+            grad[j] *= data.scale[j]
+    return loss
+
+
+def statistics_epoch(data, params, grad):
+    """The kernel path's epoch over a :class:`GramData`: ``O(d^2)`` (:func:`fastgd.kernels.gram_loss_and_gradients`)."""
+    n_features = params.shape[0] - 1
+    loss, grad_b = kernels.gram_loss_and_gradients(
+        data.cov_xx, data.cov_xy, data.var_y, data.mean_y, data.offset,
+        params[:n_features], params[n_features], grad[:n_features],
+    )  # fmt: skip
+    grad[n_features] = grad_b
+    return loss
+
+
+def kernel_epoch(data, params, grad):
+    """The kernel path's epoch: :func:`fused_epoch` or :func:`statistics_epoch` by the type of ``data``.
+
+    In Python (``NUMBA_DISABLE_JIT=1``) it picks at run time and the kernels
+    run as plain Python; compiled, its overload picks by type.
+    """
+    return (statistics_epoch if isinstance(data, GramData) else fused_epoch)(data, params, grad)
+
+
+def _kernel_epoch_for(data):
+    """The kernel epoch for the numba type of ``data`` (None for other types)."""
     if isinstance(data, types.BaseNamedTuple) and data.instance_class is DataPass:
-
-        def fused_epoch(data, params, grad):
-            n_features = params.shape[0] - 1
-            centred = data.center.shape[0] > 0
-            scaled = data.scale.shape[0] > 0
-            # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
-            b = params[n_features]
-            if centred:
-                for j in range(n_features):
-                    b -= data.center[j] * params[j] * (data.scale[j] if scaled else 1.0)
-            if scaled:  # the kernel reads the weights s v from one small temporary
-                loss, grad_b = kernels.fused_loss_and_gradients(
-                    data.X, data.y, data.sample_weight, data.total_weight, params[:n_features] * data.scale, b,
-                    data.chunk_rows, grad[:n_features], data.target_factor,
-                )  # fmt: skip
-            else:  # unscaled, in place
-                loss, grad_b = kernels.fused_loss_and_gradients(
-                    data.X, data.y, data.sample_weight, data.total_weight, params[:n_features], b,
-                    data.chunk_rows, grad[:n_features], data.target_factor,
-                )  # fmt: skip
-            grad[n_features] = grad_b
-            if centred:
-                for j in range(n_features):
-                    grad[j] -= grad_b * data.center[j]
-            if scaled:
-                for j in range(n_features):
-                    grad[j] *= data.scale[j]
-            return loss
-
         return fused_epoch
     if isinstance(data, types.BaseNamedTuple) and data.instance_class is GramData:
-
-        def statistics_epoch(data, params, grad):
-            n_features = params.shape[0] - 1
-            loss, grad_b = kernels.gram_loss_and_gradients(
-                data.cov_xx, data.cov_xy, data.var_y, data.mean_y, data.offset,
-                params[:n_features], params[n_features], grad[:n_features],
-            )  # fmt: skip
-            grad[n_features] = grad_b
-            return loss
-
         return statistics_epoch
     return None
+
+
+# Compiled, the loop's epoch and kernel_epoch are the same kernels; run as
+# Python, `epoch` is the reference path and `kernel_epoch` the kernels.
+@overload(epoch, jit_options=OVERLOAD_OPTIONS)
+def _epoch_compiled(data, params, grad):
+    return _kernel_epoch_for(data)
+
+
+@overload(kernel_epoch, jit_options=OVERLOAD_OPTIONS)
+def _kernel_epoch_compiled(data, params, grad):
+    return _kernel_epoch_for(data)
 
 
 def look_ahead(point, params, previous, beta):
@@ -492,9 +380,14 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
 
 
 def evaluate(data, params, grad):
-    """The loss at ``params`` (and its gradient, into ``grad``) as one call."""
+    """The loss at ``params`` (and its gradient, into ``grad``): the loop's epoch as one call (numpy backend)."""
     return epoch(data, params, grad)
 
 
-descent_loop_compiled = njit(**JIT_OPTIONS)(descent_loop)
-evaluate_compiled = njit(**JIT_OPTIONS)(evaluate)
+def evaluate_kernels(data, params, grad):
+    """The same with the kernels (numba backend): compiled, or the kernels as Python without the JIT."""
+    return kernel_epoch(data, params, grad)
+
+
+descent_loop_compiled = jit(descent_loop)
+evaluate_compiled = jit(evaluate_kernels, name="evaluate")

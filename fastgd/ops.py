@@ -10,11 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import kernels, reference, validation
-from ._config import chunk_rows_for
-from .driver import split
-from .loop import evaluate_compiled
-from .training import _check_backend, prepare_data
+from . import backends, validation
+from .types import split_params
+from .validation import prepare_data
 
 
 def _parameters(w: ArrayLike, b: float, X: np.ndarray) -> tuple[NDArray[np.float64], float]:
@@ -31,14 +29,10 @@ def predict(X: ArrayLike, w: ArrayLike, b: float, *, backend: str = "numba") -> 
     >>> predict(np.array([[1.0, 2.0], [3.0, 4.0]]), [1.0, 1.0], 0.5)
     array([3.5, 7.5])
     """
-    backend = _check_backend(backend)
+    runner = backends.get(backend)
     X = validation.as_features(X)
     w_vector, b = _parameters(w, b, X)
-    if backend == "numpy":
-        return reference.predict(X, w_vector[0] if X.ndim == 1 else w_vector, b)
-    out = np.empty(X.shape[0])
-    kernels.predict_into(X, w_vector, b, chunk_rows_for(w_vector.shape[0]), out)
-    return out
+    return runner.predict(X, w_vector, b)
 
 
 def loss_and_gradients(
@@ -58,15 +52,11 @@ def loss_and_gradients(
     >>> loss_and_gradients(np.array([1.0, 2.0]), np.array([1.0, 1.0]), 1.0, 0.0)
     (0.5, 2.0, 1.0)
     """
-    backend = _check_backend(backend)
+    runner = backends.get(backend)
     data = prepare_data(X, y, sample_weight)
     w_vector, b = _parameters(w, b, data.X)
-    if backend == "numpy":
-        return reference.loss_and_gradients(
-            data.X, data.y, w_vector[0] if data.X.ndim == 1 else w_vector, b, data.sample_weight
-        )
     params = np.append(w_vector, b)
     grad = np.empty_like(params)
-    loss = evaluate_compiled(data, params, grad)
-    grad_w, grad_b = split(grad, data.X.ndim == 1 and np.ndim(w) == 0)
+    loss = runner.evaluate(data, params, grad)
+    grad_w, grad_b = split_params(grad, data.X.ndim == 1 and np.ndim(w) == 0)
     return float(loss), grad_w, grad_b

@@ -96,3 +96,11 @@ def loss_and_gradients(
     grad_w = float(X @ scaled) if X.ndim == 1 else X.T @ scaled
     grad_b = float(np.sum(scaled))
     return loss, grad_w, grad_b
+
+
+def statistics_loss_and_gradients(data, w: NDArray[np.float64], b: float):
+    """``(L, dL/dw, dL/db)`` from sufficient statistics (a :class:`fastgd.types.GramData`); see :func:`fastgd.kernels.gram_loss_and_gradients`."""
+    covariance_times_w = data.cov_xx @ w
+    delta = b + data.offset @ w - data.mean_y
+    loss = max(w @ covariance_times_w - 2.0 * data.cov_xy @ w + data.var_y + delta**2, 0.0)
+    return float(loss), 2.0 * (covariance_times_w - data.cov_xy) + 2.0 * delta * data.offset, 2.0 * delta

@@ -36,9 +36,7 @@ from .convergence import (
     standardised_curvature,
 )
 from .errors import format_suggestion
-
-METHODS = ("gd", "nesterov", "cg")  # index = the loop's method code
-SOLVERS = ("data", "gram", "auto")
+from .types import METHODS, SOLVERS
 
 # A loss below loss_scale * LOSS_FLOOR_FRACTION (mean(y^2) times this) is
 # rounding: growth checks allow for it, so a start at the exact optimum

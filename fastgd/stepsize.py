@@ -19,21 +19,24 @@ too low, the driver halves the step whenever the loss rises
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from .loop import DataPass, evaluate, evaluate_compiled
+import numpy as np
 
 POWER_ITERATION_TOLERANCE = 1e-3
 POWER_ITERATION_MAX_PASSES = 50
 
 
-def power_iteration_lipschitz(data, backend: str = "numba", *, intercept: bool = True) -> tuple[float, int]:
+def power_iteration_lipschitz(
+    data, evaluate: Callable[..., float], n_params: int, *, intercept: bool = True
+) -> tuple[float, int]:
     """Estimate ``L = 2 lambda_max(H)`` with passes over the data; returns ``(L, passes)``.
 
-    ``data`` is a :class:`~fastgd.loop.DataPass` (its targets are ignored)
-    or, with ``backend="numpy"``, an object whose ``epoch(v, grad)`` already
-    returns ``v' H v`` and writes ``2 H v`` (e.g. :class:`fastgd.dask.DaskPasses`
-    without targets).
+    ``evaluate(data, v, grad)`` (a backend's, :mod:`fastgd.backends`) must
+    return ``v' H v`` and write ``2 H v``: ``data`` is an epoch input with
+    zero targets, e.g. a :class:`~fastgd.types.DataPass` with
+    ``target_factor=0`` or :class:`fastgd.dask.DaskPasses` without targets.
+    ``n_params`` is ``d + 1``.
 
     With ``intercept=False`` the intercept's component is held at zero, which
     gives ``L`` of the weights' block of ``H`` alone: the right constant when
@@ -42,15 +45,14 @@ def power_iteration_lipschitz(data, backend: str = "numba", *, intercept: bool =
     Examples
     --------
     >>> import numpy as np
-    >>> from fastgd.training import prepare_data
+    >>> from fastgd import backends
+    >>> from fastgd.validation import prepare_data
     >>> x = np.random.default_rng(0).standard_normal(10_000)
-    >>> L, passes = power_iteration_lipschitz(prepare_data(x, x))
+    >>> data = prepare_data(x, x)._replace(target_factor=0.0)
+    >>> L, passes = power_iteration_lipschitz(data, backends.get("numba").evaluate, 2)
     >>> bool(abs(L - 2.0) < 0.05)   # H is close to the identity for standard normal x
     True
     """
-    hessian_data = data._replace(target_factor=0.0) if isinstance(data, DataPass) else data
-    run_epoch = evaluate_compiled if backend == "numba" else evaluate
-    n_params = (1 if data.X.ndim == 1 else data.X.shape[1]) + 1 if isinstance(data, DataPass) else data.n_params
     # A fixed pseudo-random start: deterministic, and never exactly orthogonal
     # to the top eigenvector (a vector of ones is, for features x1 = -x2).
     vector = np.random.default_rng(20240601).standard_normal(n_params)
@@ -62,8 +64,8 @@ def power_iteration_lipschitz(data, backend: str = "numba", *, intercept: bool =
     passes = 0
     while passes < POWER_ITERATION_MAX_PASSES:
         passes += 1
-        # With y = None the "loss" at a unit vector v is v^T H v and the "gradient" is 2 H v.
-        rayleigh = float(run_epoch(hessian_data, vector, hessian_vector))
+        # With zero targets the "loss" at a unit vector v is v^T H v and the "gradient" is 2 H v.
+        rayleigh = float(evaluate(data, vector, hessian_vector))
         if not intercept:
             hessian_vector[-1] = 0.0
         converged = abs(rayleigh - estimate) <= POWER_ITERATION_TOLERANCE * rayleigh

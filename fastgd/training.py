@@ -15,13 +15,23 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import gram, stepsize, validation
+from . import backends, gram, stepsize, validation
 from ._config import STATISTICS_MAX_FEATURES
 from .convergence import Moments
-from .driver import DEFAULT_TOL, Callback, Epochs, TrainResult, run_descent
-from .errors import ConvergenceWarning, DivergenceError
-from .loop import DataPass, GramData, prepare_data
-from .setup import METHODS, SOLVERS, Plan, check_choice, make_plan, resolve_options
+from .driver import Callback, Epochs, run_descent
+from .setup import Plan, check_choice, make_plan, resolve_options
+from .types import (
+    BACKENDS,
+    DEFAULT_TOL,
+    METHODS,
+    SOLVERS,
+    ConvergenceWarning,
+    DataPass,
+    DivergenceError,
+    GramData,
+    TrainResult,
+)
+from .validation import prepare_data
 
 __all__ = [
     "BACKENDS",
@@ -38,8 +48,6 @@ __all__ = [
     "run_descent",
     "train",
 ]
-
-BACKENDS = ("numba", "numpy")
 
 
 @contextlib.contextmanager
@@ -59,10 +67,6 @@ def numba_threads(n_threads: int | None) -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(previous)
-
-
-def _check_backend(backend: str) -> str:
-    return check_choice(backend, "backend", BACKENDS)
 
 
 def check_tol(tol: object) -> float | None:
@@ -192,7 +196,7 @@ def train(
     >>> round(result.w, 6), round(result.b, 6), result.converged
     (3.0, 2.0, True)
     """
-    backend = _check_backend(backend)
+    backends.get(backend)  # checks the name before any work
     automatic_lr = isinstance(lr, str) and lr == "auto"
     lr_value = None if automatic_lr else validation.check_learning_rate(lr)
     iterations = validation.check_iterations(iterations)
@@ -257,18 +261,19 @@ def _progress_bar(progress: bool | None, iterations: int, n_elements: int, callb
 def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epochs]:
     """The setup pass (sufficient statistics, or moments for wide data), the plan and the epoch inputs."""
     n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    runner = backends.get(backend)
     statistics = None
     if options.solver == "gram" or n_features <= STATISTICS_MAX_FEATURES:
-        statistics = gram.statistics(data, backend=backend)
+        statistics = runner.statistics(data)
         moments = Moments.from_statistics(statistics)
     else:
         moments = gram.column_moments(data)
-    compiled = backend == "numba"
     power_passes = [0]
 
     def estimate_lipschitz(shift, scale, intercept):
+        hessian_data = _parametrised(data, shift, scale)._replace(target_factor=0.0)
         lipschitz, passes = stepsize.power_iteration_lipschitz(
-            _parametrised(data, shift, scale), backend, intercept=intercept
+            hessian_data, runner.evaluate, n_features + 1, intercept=intercept
         )
         power_passes[0] += passes
         return lipschitz
@@ -277,12 +282,13 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
     data_pass = _parametrised(data, plan.shift, plan.scale)
     if options.solver == "gram":
         gram_data = statistics.gram_data(plan.shift, plan.scale)
+        # Statistics epochs are O(d^2) either way: always compiled; their losses are checked on the chosen backend.
         epochs = Epochs(
-            gram_data, _hessian_statistics(gram_data), True, 0, check=data_pass, check_compiled=compiled,
-            backend=backend, solver="gram",
+            gram_data, _hessian_statistics(gram_data), backends.get("numba"), 0, backend, "gram",
+            check=data_pass, check_backend=runner,
         )  # fmt: skip
     else:
-        epochs = Epochs(data_pass, data_pass._replace(target_factor=0.0), compiled, 1, backend=backend, solver="data")
+        epochs = Epochs(data_pass, data_pass._replace(target_factor=0.0), runner, 1, backend, "data")
     epochs.setup_passes = 1 + power_passes[0]
     return plan, epochs
 

@@ -15,6 +15,9 @@ import operator
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._config import chunk_rows_for
+from .types import DataPass
+
 # Finiteness is checked in slices of about this many elements, so a check of
 # a 10 GB array allocates a few hundred kilobytes, not a 1.25 GB mask.
 _FINITE_CHECK_ELEMENTS = 1 << 16
@@ -34,15 +37,8 @@ def _as_numeric_array(values: ArrayLike, name: str) -> np.ndarray:
         raise ValueError(
             f"{name} could not be read as a numeric array ({error}); pass a rectangular array of numbers"
         ) from error
+    check_dtype(array.dtype, name)
     kind = array.dtype.kind
-    if kind == "c":
-        raise TypeError(
-            f"{name} has complex dtype {array.dtype}; fastgd fits real-valued data, pass the real part (or magnitude) explicitly"
-        )
-    if kind not in "biuf":
-        raise TypeError(
-            f"{name} has non-numeric dtype {array.dtype}; convert it to float32 or float64 first (e.g. {name}.astype(float))"
-        )
     if kind == "f" and array.dtype.itemsize in (4, 8):
         if not array.dtype.isnative:
             array = array.astype(array.dtype.newbyteorder("="))
@@ -51,7 +47,24 @@ def _as_numeric_array(values: ArrayLike, name: str) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def check_dtype(dtype: np.dtype, name: str) -> None:
+    """A TypeError unless ``dtype`` is real and numeric (integers and booleans are converted later)."""
+    if dtype.kind == "c":
+        raise TypeError(
+            f"{name} has complex dtype {dtype}; fastgd fits real-valued data, pass the real part (or magnitude) explicitly"
+        )
+    if dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} has non-numeric dtype {dtype}; convert it to float32 or float64 first (e.g. {name}.astype(float))"
+        )
+
+
+def check_finite(array: np.ndarray, name: str, first_row: int = 0, where: str = "") -> None:
+    """A ValueError naming the first NaN or infinity of ``array`` by row and column.
+
+    ``first_row`` is the row of the whole data where ``array`` starts and
+    ``where`` a note for the message (the Dask front end checks row blocks).
+    """
     if array.dtype.kind != "f":
         return
     rows_per_slice = max(1, _FINITE_CHECK_ELEMENTS // max(1, array.size // max(1, array.shape[0])))
@@ -60,12 +73,22 @@ def _check_finite(array: np.ndarray, name: str) -> None:
         finite = np.isfinite(block)
         if finite.all():
             continue
-        where = np.argwhere(~finite)[0]
-        row = start + int(where[0])
-        value = block[tuple(where)]
+        bad = np.argwhere(~finite)[0]
+        row = first_row + start + int(bad[0])
+        value = block[tuple(bad)]
         what = "NaN" if np.isnan(value) else "infinity"
-        position = f"row {row}" if array.ndim == 1 else f"row {row}, column {int(where[1])}"
-        raise ValueError(f"{name} contains {what} at {position}; remove or impute non-finite values before training")
+        position = f"row {row}" if array.ndim == 1 else f"row {row}, column {int(bad[1])}"
+        raise ValueError(
+            f"{name} contains {what} at {position}{where}; remove or impute non-finite values before training"
+        )
+
+
+def check_non_negative_weights(weights: np.ndarray, first_row: int = 0, where: str = "") -> None:
+    """A ValueError naming the first negative sample weight by row."""
+    negative = weights < 0
+    if negative.any():
+        row = first_row + int(np.argmax(negative))
+        raise ValueError(f"sample_weight has a negative value at row {row}{where}; weights must be >= 0")
 
 
 def as_features(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
@@ -85,7 +108,7 @@ def as_features(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
         raise ValueError(
             f"{name} has {array.shape[0]} rows but zero features (shape {array.shape}); pass at least one column"
         )
-    _check_finite(array, name)
+    check_finite(array, name)
     return array
 
 
@@ -100,7 +123,7 @@ def as_target(y: ArrayLike, n_rows: int, name: str = "y") -> NDArray[np.floating
         raise ValueError(
             f"X and {name} have mismatched lengths: X has {n_rows} rows but {name} has {array.shape[0]}; pass one target per row of X"
         )
-    _check_finite(array, name)
+    check_finite(array, name)
     return array
 
 
@@ -111,9 +134,8 @@ def as_sample_weight(sample_weight: ArrayLike | None, n_rows: int) -> NDArray[np
     array = _as_numeric_array(sample_weight, "sample_weight")
     if array.ndim != 1 or array.shape[0] != n_rows:
         raise ValueError(f"sample_weight must have shape ({n_rows},), one weight per row of X; got shape {array.shape}")
-    _check_finite(array, "sample_weight")
-    if (array < 0).any():
-        raise ValueError(f"sample_weight has a negative value at row {int(np.argmax(array < 0))}; weights must be >= 0")
+    check_finite(array, "sample_weight")
+    check_non_negative_weights(array)
     array = np.asarray(array, dtype=np.float64)
     if not array.sum() > 0:
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
@@ -182,3 +204,18 @@ def initial_parameters(
     if not np.isfinite(b):
         raise ValueError(f"{b_name} must be a finite number, got {b0!r}")
     return w, b
+
+
+def prepare_data(X, y, sample_weight=None) -> DataPass:
+    """Validate ``X``, ``y`` and ``sample_weight`` and bundle them for an epoch (no centring or scaling)."""
+    X = as_features(X)
+    y = as_target(y, X.shape[0])
+    if X.dtype == np.float64 or y.dtype not in (np.float32, np.float64):
+        y = np.asarray(y, dtype=np.float64)
+    weights = as_sample_weight(sample_weight, X.shape[0])
+    total_weight = float(X.shape[0]) if weights is None else float(weights.sum())
+    n_features = 1 if X.ndim == 1 else X.shape[1]
+    if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
+        # One column with unit row stride: the one-feature kernel reads it as a vector.
+        X = X[:, 0]
+    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)

@@ -43,3 +43,34 @@ def test_second_process_loads_compiled_code_from_the_cache_and_runs_it(tmp_path)
     assert first["misses"] > 0 and first["hits"] == 0
     assert second["hits"] > 0 and second["misses"] == 0
     assert second["loss"] == first["loss"] and second["w"] == first["w"]
+
+
+def test_a_read_only_install_without_a_home_trains_with_one_warning(tmp_path):
+    # Where numba could cache nothing (the package's __pycache__ and the home folder unusable: here they are
+    # files where folders should be, which stops root too), fastgd compiles without a cache and says so once.
+    import shutil
+
+    import fastgd
+
+    package = tmp_path / "site" / "fastgd"
+    shutil.copytree(os.path.dirname(fastgd.__file__), package, ignore=shutil.ignore_patterns("__pycache__"))
+    (package / "__pycache__").write_text("not a folder")
+    home = tmp_path / "home"
+    home.write_text("not a folder either")
+    env = {key: value for key, value in os.environ.items() if key not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=str(package.parent))
+    script = (
+        "import warnings, numpy as np\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import fastgd\n"
+        "    result = fastgd.train(np.arange(50.0), 2 * np.arange(50.0) + 1, iterations=50, method='cg')\n"
+        "print(fastgd.__file__, result.converged, round(result.w, 9), [str(w.message) for w in caught])\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    location, converged, w, *rest = completed.stdout.split(" ", 3)
+    assert location.startswith(str(package)) and converged == "True" and w == "2.0"
+    assert rest[0].count("no writable folder for numba's cache") == 1

@@ -168,6 +168,55 @@ def test_killed_worker_mid_training_is_recovered_and_the_answer_is_unchanged(cli
     assert set(client.run(os.getpid).values()) != set(pids_before.values())  # a worker really was replaced
 
 
+def file_backed_blocks(folder, X, y):
+    """A dask array whose row blocks are read from .npy files: recomputing a block reads its file again."""
+    import dask
+
+    blocks_X, blocks_y, start = [], [], 0
+    for index, rows in enumerate(ROW_CHUNKS[0]):
+        np.save(folder / f"X{index}.npy", X[start : start + rows])
+        np.save(folder / f"y{index}.npy", y[start : start + rows])
+        load = dask.delayed(np.load, pure=True)
+        blocks_X.append(da.from_delayed(load(str(folder / f"X{index}.npy")), (rows, X.shape[1]), X.dtype))
+        blocks_y.append(da.from_delayed(load(str(folder / f"y{index}.npy")), (rows,), y.dtype))
+        start += rows
+    return da.concatenate(blocks_X), da.concatenate(blocks_y)
+
+
+@pytest.mark.parametrize("change", ["other values", "a NaN"])
+def test_a_block_recomputed_from_a_changed_source_stops_training_with_a_clear_error(client, problem, tmp_path, change):
+    # The worker holding the data dies mid-training and Dask recomputes its blocks from the files, which have
+    # changed since training started: fastgd must not mix the two data sets (or call a NaN "divergence").
+    X, y, _ = problem
+    dX, dy = file_backed_blocks(tmp_path, X, y)
+    pids = client.run(os.getpid)
+    done = []
+
+    def change_the_files_and_kill_a_worker(iteration, loss, w, b):
+        if done:
+            return
+        done.append(iteration)
+        for index in range(len(ROW_CHUNKS[0])):
+            path = tmp_path / f"X{index}.npy"
+            values = np.load(path)
+            if change == "a NaN":
+                values[5, 1] = np.nan
+            else:
+                values *= 1.5
+            np.save(path, values)
+        for pid in pids.values():  # every worker: whichever held a block, it is recomputed
+            os.kill(pid, signal.SIGKILL)
+
+    message = "holds different data than when training started" if change == "other values" else "X contains NaN at row"
+    with pytest.raises(ValueError, match=message):
+        fastgd_dask.train(
+            dX, dy, method="nesterov", iterations=40, callback=change_the_files_and_kill_a_worker, callback_every=5,
+            scheduler=client,
+        )  # fmt: skip
+    assert done == [4]
+    client.wait_for_workers(2, timeout=60)
+
+
 # ---------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 from conftest import assert_within, make_problem, rounding_bounds
 
 import fastgd
-from fastgd import reference
-from fastgd._config import chunk_rows_for
+from fastgd import gram, reference
+from fastgd._config import PARALLEL_MIN_ELEMENTS, chunk_rows_for
+from fastgd.validation import prepare_data
+
+# With NUMBA_DISABLE_JIT=1 (.ci/run's coverage step) the kernels run as Python: the large cases then
+# shrink to just above the parallel path's threshold, which they still take.
+PYTHON_KERNELS = bool(numba.config.DISABLE_JIT)
 
 # Sizes around the fixed reduction chunk (the "block") for each feature count,
 # plus one large enough to take the parallel path.
@@ -18,6 +24,8 @@ FEATURE_CASES = [None, 1, 3, 64]
 def sizes_for(d):
     block = chunk_rows_for(1 if d is None else d)
     large = 150_001 if d in (None, 1) else 40_001
+    if PYTHON_KERNELS:
+        large = max(block + 2, PARALLEL_MIN_ELEMENTS // (1 if d is None else d) + 1)
     return [1, 2, block - 1, block, block + 1, large]
 
 
@@ -88,6 +96,7 @@ def test_single_column_2d_gives_array_gradient_like_reference():
     assert isinstance(grad_w, np.ndarray) and grad_w.shape == (1,)
 
 
+@pytest.mark.skipif(PYTHON_KERNELS, reason="threads exist only compiled")
 def test_results_are_bit_identical_for_any_thread_count():
     import numba
 
@@ -105,11 +114,48 @@ def test_results_are_bit_identical_for_any_thread_count():
     assert one_thread[2] == all_threads[2]
 
 
-def test_read_once_roofline_kernel_sums_what_an_epoch_reads():
+@pytest.mark.parametrize("layout", ["1-D", "C", "F", "strided"])
+def test_read_once_roofline_kernel_sums_what_an_epoch_reads(layout):
     from fastgd.kernels import read_once
 
-    X, y, _, _ = make_problem(70_000, 3)
-    assert read_once(X, y, chunk_rows_for(3)) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)
+    X, y, _, _ = make_problem(70_000, None if layout == "1-D" else 6)
+    X = {"1-D": lambda: X, "C": lambda: X, "F": lambda: np.asfortranarray(X), "strided": lambda: X[:, ::2]}[layout]()
+    chunk = chunk_rows_for(1 if X.ndim == 1 else X.shape[1])
+    assert read_once(X, y, chunk) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)
+
+
+# The sufficient-statistics kernel (gram.kernel_statistics takes it from 20,000 rows and below 48 features)
+# and the O(d^2) epoch on its output.
+@pytest.mark.parametrize("d", [None, 1, 5])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sufficient_statistics_kernel_matches_reference(d, weighted):
+    X, y, _, _ = make_problem(30_001, d, seed=4)
+    X = X + 50.0  # large means: the centred accumulation must not lose the scatter to cancellation
+    weights = np.random.default_rng(0).uniform(0, 2, size=30_001) if weighted else None
+    if weighted:
+        weights[: chunk_rows_for(5)] = 0.0  # a chunk of zero weight is skipped, not divided by zero
+    fast = gram.kernel_statistics(prepare_data(X, y, weights))
+    slow = gram.reference_statistics(X, y, weights)
+    assert fast.total_weight == pytest.approx(slow.total_weight, rel=1e-12)
+    np.testing.assert_allclose(fast.mean, slow.mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fast.scatter, slow.scatter, rtol=1e-10, atol=1e-9 * np.abs(slow.scatter).max())
+
+
+@pytest.mark.parametrize("offset", [False, True])
+def test_statistics_epoch_kernel_matches_reference(offset):
+    from fastgd.kernels import gram_loss_and_gradients
+
+    X, y, w, b = make_problem(2000, 4, seed=3)
+    stats = gram.reference_statistics(X, y)
+    data = stats.gram_data(np.zeros(4) if offset else stats.mean[:4], np.full(4, 0.5))
+    grad_w = np.empty(4)
+    loss, grad_b = gram_loss_and_gradients(
+        data.cov_xx, data.cov_xy, data.var_y, data.mean_y, data.offset, w, b, grad_w
+    )  # fmt: skip
+    expected = reference.statistics_loss_and_gradients(data, w, b)
+    assert loss == pytest.approx(expected[0], rel=1e-12)
+    np.testing.assert_allclose(grad_w, expected[1], rtol=1e-12, atol=1e-12)
+    assert grad_b == pytest.approx(expected[2], rel=1e-12, abs=1e-12)
 
 
 # The C-ordered 2-D kernel takes rows four at a time: row counts of every
