@@ -1,7 +1,8 @@
 """Compilation options and tuning constants, kept in one place.
 
-Every ``@njit`` in fastgd takes its options from here, so a reviewer can see
-at a glance what the compiler is allowed to do.
+Every compiled function in fastgd takes its options from here (through
+:func:`fastgd._jit.jit`), so a reviewer can see at a glance what the compiler
+is allowed to do.
 """
 
 from __future__ import annotations
@@ -29,10 +30,8 @@ CHUNK_ELEMENTS: int = 1 << 15
 MIN_CHUNK_ROWS: int = 64
 
 # The fused kernel for C-ordered 2-D X asks for data this far ahead of the
-# row it is on (fastgd.kernels._chunk_sums_2d_contiguous). Scanned on the
-# 2-core Zen 5 at 1 KiB..16 KiB, one thread: 8 KiB was best or within noise of
-# it for d = 8, 16, 64 and both dtypes (1 KiB: 60%, 8 KiB: 77% of the roofline
-# at 10^6 x 64 float64).
+# row it is on (fastgd.kernels._chunk_sums_2d_contiguous): the best of a scan
+# of 1..16 KiB (docs/performance.md, "Tuning constants").
 PREFETCH_BYTES: int = 8192
 CACHE_LINE_BYTES: int = 64
 
@@ -59,9 +58,7 @@ GRAM_BLOCK_ROWS: int = 256
 # blocks of about GRAM_BLAS_BLOCK_BYTES with numpy's BLAS
 # (fastgd.gram._blocked_blas_statistics) instead of the numba kernel, whose
 # rank-one updates stream the whole (d+1)^2 scatter matrix through the cache
-# for every row. Best of 3 on the 2-core Zen 5, kernel vs BLAS: d = 8 (10^6
-# rows) 0.014 vs 0.039 s; d = 32 (5*10^5) 0.052 vs 0.045 s; d = 64 (2*10^5)
-# 0.075 vs 0.040 s; d = 256 (10^5) 0.64 vs 0.16 s; d = 1,500 (2*10^4) 6.8 vs 0.58 s.
+# for every row: the crossover measured in docs/performance.md ("Tuning constants").
 GRAM_BLAS_MIN_FEATURES: int = 48
 GRAM_BLAS_BLOCK_BYTES: int = 32 << 20
 

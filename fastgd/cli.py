@@ -299,25 +299,27 @@ def _median_seconds(function: Callable[[], float], repeats: int) -> tuple[float,
 def _bench_case(
     rows: int, features: int, dtype: str, args: argparse.Namespace, thread_counts: list[int], log: Callable[[str], None]
 ) -> None:
-    """Time one data size on both paths and print its table rows."""
-    from ._config import chunk_rows_for
-    from .kernels import read_once
+    """Time one data size on both paths and print its table rows (the work asv and scripts/ time too)."""
+    from . import benchmarking
     from .training import numba_threads
 
-    X, y, _w, _b = demo.make_data(rows, features, dtype)
+    X, y = benchmarking.generate_data(rows, features, dtype)
     data_bytes = X.nbytes + y.nbytes
-    chunk_rows = chunk_rows_for(features)
     log(f"timing {rows:,} x {features} {dtype} ({data_bytes / 1e6:,.0f} MB) ...")
-    train(X[:1000], y[:1000], lr=0.1, iterations=2)  # compile (or load the cache) outside the timings
-    read_once(X[:1000], y[:1000], chunk_rows)
+    epochs = {backend: benchmarking.epoch_callable(X, y, backend) for backend in benchmarking.BACKENDS}
+    read_once = benchmarking.read_once_callable(X, y)
+    epochs["numba"]()  # compile (or load the cache) outside the timings
+    read_once()
 
     def epoch_time(backend: str) -> float:
-        result = train(X, y, lr=0.1, iterations=args.iterations, backend=backend)
-        return result.loop_seconds / result.n_iter
+        started = time.perf_counter()
+        for _ in range(args.iterations):
+            epochs[backend]()
+        return (time.perf_counter() - started) / args.iterations
 
     def read_time() -> float:
         started = time.perf_counter()
-        read_once(X, y, chunk_rows)
+        read_once()
         return time.perf_counter() - started
 
     # The numpy path first: numba's thread pool may spin after its runs and slow numpy down.

@@ -45,6 +45,7 @@ from .driver import Callback, Epochs, TrainResult, run_descent
 from .loop import DataPass, from_model_gradient, to_model
 from .setup import make_plan, resolve_options
 from .training import check_tol, numba_threads
+from .types import n_features_of
 
 __all__ = ["DaskPasses", "RechunkWarning", "RowBlocks", "train"]
 
@@ -141,8 +142,8 @@ def train(
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
     tol_value = check_tol(tol)
-    callback_every = max(1, validation.check_iterations(callback_every, "callback_every"))
-    if n_threads is not None and validation.check_iterations(n_threads, "n_threads") < 1:
+    callback_every = max(1, validation.check_count(callback_every, "callback_every"))
+    if n_threads is not None and validation.check_count(n_threads, "n_threads") < 1:
         raise ValueError(f"n_threads must be at least 1, got {n_threads}")
     X, y, sample_weight = _as_row_blocks(X, y, sample_weight)
     one_dimensional = X.ndim == 1
@@ -306,7 +307,7 @@ def _distributed_client(scheduler: Any):
 class DaskPasses:
     """Epoch data for the shared loop: each ``epoch`` call is one pass over the row blocks.
 
-    The loop's parametrisation is ``(x - center) . (scale * v) + c`` (see
+    The loop's parametrisation is ``(x - shift) . (scale * v) + c`` (see
     :mod:`fastgd.setup`); the blocks see the plain model ``x . w + b``, and
     the gradient is mapped back on the client. With ``targets=False`` the
     blocks take ``y = 0``: the "loss" at ``v`` is then ``v' H v`` and the
@@ -317,17 +318,17 @@ class DaskPasses:
         self,
         blocks: RowBlocks,
         total_weight: float,
-        center: NDArray[np.float64],
+        shift: NDArray[np.float64],
         scale: NDArray[np.float64],
         *,
         targets: bool = True,
     ):
         self.blocks = blocks
         self.total_weight = total_weight
-        self.center = center
+        self.shift = shift
         self.scale = scale
         self.targets = targets
-        self.n_params = center.shape[0] + 1
+        self.n_params = shift.shape[0] + 1
 
     def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
         """Return the loss at ``params`` and write its gradient into ``grad`` (one round trip)."""
@@ -474,7 +475,7 @@ def _validated_call(X, y, sample_weight, token: str, block_index: int, first_row
     """The setup pass of one block: check it, remember it, run ``function`` on it; ``(result, fingerprint)``."""
     fingerprint = _check_block(X, y, sample_weight, block_index, first_row)
     _CHECKED_BLOCKS[token, block_index] = _identity(X)
-    n_features = 1 if X.ndim == 1 else X.shape[1]
+    n_features = n_features_of(X)
     total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
     data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
     with numba_threads(n_threads):

@@ -54,19 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    return add_arguments(argparse.ArgumentParser(prog="python -m fastgd", description=__doc__.splitlines()[0]))
-
-
 def _format_w(w) -> str:
     values = np.atleast_1d(w)
     shown = ", ".join(f"{v:.4f}" for v in values[:6])
     return f"[{shown}{', ...' if values.size > 6 else ''}]"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse the demo's options and run it (``fastgd demo`` runs it through :mod:`fastgd.cli`)."""
-    return run(build_parser().parse_args(argv))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from ._config import (
     GRAM_KERNEL_MIN_ROWS,
     gram_chunk_rows,
 )
-from .types import BACKENDS, DataPass, Moments, SufficientStatistics
+from .types import BACKENDS, DataPass, Moments, SufficientStatistics, n_features_of
 from .validation import prepare_data
 
 
@@ -57,7 +57,7 @@ def statistics(
 
 def kernel_statistics(data: DataPass) -> SufficientStatistics:
     """The kernel path's statistics pass: the numba kernel, or BLAS row blocks for wide or short data."""
-    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    n_features = n_features_of(data.X)
     if n_features >= GRAM_BLAS_MIN_FEATURES or data.X.shape[0] < GRAM_KERNEL_MIN_ROWS:
         return _blocked_blas_statistics(data.X, data.y, data.sample_weight)
     weight, mean, scatter = kernels.sufficient_statistics(
@@ -76,7 +76,7 @@ def _blocked_blas_statistics(X, y, sample_weight) -> SufficientStatistics:
     count; BLAS may round differently with its own thread count.
     """
     n_rows = X.shape[0]
-    p = (1 if X.ndim == 1 else X.shape[1]) + 1
+    p = n_features_of(X) + 1
     block_rows = max(GRAM_BLOCK_ROWS, GRAM_BLAS_BLOCK_BYTES // (8 * p))
     merged = SufficientStatistics(0.0, np.zeros(p), np.zeros((p, p)))
     for start in range(0, n_rows, block_rows):
@@ -127,7 +127,7 @@ def column_moments(data: DataPass) -> Moments:
     """
     X, y, weights_all = data.X, data.y, data.sample_weight
     n_rows = X.shape[0]
-    n_columns = (1 if X.ndim == 1 else X.shape[1]) + 1
+    n_columns = n_features_of(X) + 1
     block_rows = max(GRAM_BLOCK_ROWS, GRAM_BLAS_BLOCK_BYTES // (8 * n_columns))
     total = 0.0
     mean = np.zeros(n_columns)

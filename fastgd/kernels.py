@@ -109,8 +109,8 @@ def _prefetch_instruction(typingctx, array, index):
 # Why every chunk loop slices first and then counts from 0: numba indexes with
 # a check for negative indices (Python's wraparound). When a loop starts at an
 # offset LLVM cannot prove non-negative, that check stays in the loop body and
-# blocks vectorisation; measured here, a chunk sum ran 4.6x slower (27 vs 125
-# GB/s in cache). Counting from 0 over a slice lets LLVM drop the check.
+# blocks vectorisation (a chunk sum ran several times slower; docs/performance.md,
+# "Tuning constants"). Counting from 0 over a slice lets LLVM drop the check.
 def _rows(a, start, stop):
     """``a[start:stop]``, or None when ``a`` is None."""
     return None if a is None else a[start:stop]
@@ -186,9 +186,9 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row, target_fact
 
 
 def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row, target_factor):
-    # Two measured changes over the plain row loop (_chunk_sums_2d), on a
-    # 2-core Zen 5, 10^7 x 8 float64, one thread: 51% -> ~95% of the read-once
-    # roofline (scripts/bench_epoch.py).
+    # Two changes over the plain row loop (_chunk_sums_2d), which took one
+    # thread from half to nearly all of the read-once roofline at d = 8
+    # (docs/performance.md, "Tuning constants").
     # * Four rows at a time. With a runtime feature count LLVM vectorises
     #   the loop over features 8 or 16 wide and unrolled, so for d = 8 it ran
     #   the scalar remainder only; four independent dot products per pass
@@ -258,8 +258,8 @@ def _chunk_sums_2d_fortran(X, y, sample_weight, w, b, start, stop, grad_row, tar
     # loops are unit-stride and vectorise whatever d is; the second sweep
     # reads the chunk (2^15 elements) from cache, so memory still sees one
     # read. Columns go four at a time, so the residuals are loaded and stored
-    # once per four columns. The row loop of _chunk_sums_2d ran at 11-43% of
-    # the read-once roofline on such data (2-core Zen 5, d = 8 and 64).
+    # once per four columns. The row loop of _chunk_sums_2d ran far below the
+    # roofline on such data (docs/performance.md, "Tuning constants").
     columns = X.T  # C-ordered (d, n): columns[j, start:stop] is contiguous
     targets = _rows(y, start, stop)
     weights = _rows(sample_weight, start, stop)

@@ -9,8 +9,8 @@ one epoch is computed: :func:`epoch` dispatches on the type of ``data``
 statistics) and, when compiled, on being compiled.
 
 Parameters travel as one float64 vector ``params = [v_1, ..., v_d, c]`` in
-the loop's parametrisation, the model ``(x - center) . (scale * v) + c``
-(``center`` and ``scale`` empty for the plain model ``x . v + c``), and
+the loop's parametrisation, the model ``(x - shift) . (scale * v) + c``
+(``shift`` and ``scale`` empty for the plain model ``x . v + c``), and
 gradients likewise, so every update is one line for every model.
 
 Three methods share the loop:
@@ -88,18 +88,18 @@ def epoch(data, params, grad):
 
 
 def to_model(data: DataPass, params: np.ndarray) -> tuple[np.ndarray, float]:
-    """The plain model's ``(w, b)`` for loop parameters ``[v, c]``: ``w = scale * v``, ``b = c - center . w``."""
+    """The plain model's ``(w, b)`` for loop parameters ``[v, c]``: ``w = scale * v``, ``b = c - shift . w``."""
     n_features = params.shape[0] - 1
     w = params[:n_features] * data.scale if data.scale.shape[0] > 0 else params[:n_features].copy()
-    b = float(params[n_features]) - (float(data.center @ w) if data.center.shape[0] > 0 else 0.0)
+    b = float(params[n_features]) - (float(data.shift @ w) if data.shift.shape[0] > 0 else 0.0)
     return w, b
 
 
 def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
     """Map the plain model's gradient (in place) to the loop's parameters: the chain rule of :func:`to_model`."""
     n_features = grad.shape[0] - 1
-    if data.center.shape[0] > 0:
-        grad[:n_features] -= grad[n_features] * data.center
+    if data.shift.shape[0] > 0:
+        grad[:n_features] -= grad[n_features] * data.shift
     if data.scale.shape[0] > 0:
         grad[:n_features] *= data.scale
 
@@ -107,13 +107,13 @@ def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
 def fused_epoch(data, params, grad):
     """The kernel path's epoch over a :class:`DataPass`: one fused pass (:func:`fastgd.kernels.fused_loss_and_gradients`)."""
     n_features = params.shape[0] - 1
-    centred = data.center.shape[0] > 0
+    centred = data.shift.shape[0] > 0
     scaled = data.scale.shape[0] > 0
     # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
     b = params[n_features]
     if centred:
         for j in range(n_features):
-            b -= data.center[j] * params[j] * (data.scale[j] if scaled else 1.0)
+            b -= data.shift[j] * params[j] * (data.scale[j] if scaled else 1.0)
     if scaled:  # the kernel reads the weights s v from one small temporary
         loss, grad_b = kernels.fused_loss_and_gradients(
             data.X, data.y, data.sample_weight, data.total_weight, params[:n_features] * data.scale, b,
@@ -127,7 +127,7 @@ def fused_epoch(data, params, grad):
     grad[n_features] = grad_b
     if centred:
         for j in range(n_features):
-            grad[j] -= grad_b * data.center[j]
+            grad[j] -= grad_b * data.shift[j]
     if scaled:
         for j in range(n_features):
             grad[j] *= data.scale[j]

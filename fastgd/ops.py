@@ -11,12 +11,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import backends, validation
-from .types import split_params
+from .types import n_features_of, split_params
 from .validation import prepare_data
 
 
 def _parameters(w: ArrayLike, b: float, X: np.ndarray) -> tuple[NDArray[np.float64], float]:
-    n_features = 1 if X.ndim == 1 else X.shape[1]
+    n_features = n_features_of(X)
     return validation.initial_parameters(w, b, n_features, X.ndim == 1, w_name="w", b_name="b")
 
 

@@ -90,6 +90,6 @@ def exact_lipschitz(hessian: np.ndarray) -> float:
 CENTRED_CURVATURE_FLOOR = 1e-10
 
 
-def floor_centred_lipschitz(lipschitz: float, means: np.ndarray) -> float:
-    """``max(L, 2e-10 * |mean|^2)``: see :data:`CENTRED_CURVATURE_FLOOR`."""
-    return max(lipschitz, CENTRED_CURVATURE_FLOOR * 2.0 * float(means @ means))
+def floor_centred_lipschitz(lipschitz: float, shift: np.ndarray) -> float:
+    """``max(L, 2e-10 * |shift|^2)`` for the centring ``shift`` (in the loop's units): see :data:`CENTRED_CURVATURE_FLOOR`."""
+    return max(lipschitz, CENTRED_CURVATURE_FLOOR * 2.0 * float(shift @ shift))

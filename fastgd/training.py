@@ -30,6 +30,7 @@ from .types import (
     DivergenceError,
     GramData,
     TrainResult,
+    n_features_of,
 )
 from .validation import prepare_data
 
@@ -56,7 +57,7 @@ def numba_threads(n_threads: int | None) -> Iterator[None]:
     if n_threads is None:
         yield
         return
-    n_threads = validation.check_iterations(n_threads, "n_threads")
+    n_threads = validation.check_count(n_threads, "n_threads")
     if not 1 <= n_threads <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(
             f"n_threads must be between 1 and {numba.config.NUMBA_NUM_THREADS} (numba's pool size), got {n_threads}"
@@ -202,7 +203,7 @@ def train(
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
     tol_value = check_tol(tol)
-    callback_every = max(1, validation.check_iterations(callback_every, "callback_every"))
+    callback_every = max(1, validation.check_count(callback_every, "callback_every"))
     data = prepare_data(X, y, sample_weight)
     one_dimensional = data.X.ndim == 1
     n_features = 1 if one_dimensional else data.X.shape[1]
@@ -260,7 +261,7 @@ def _progress_bar(progress: bool | None, iterations: int, n_elements: int, callb
 
 def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epochs]:
     """The setup pass (sufficient statistics, or moments for wide data), the plan and the epoch inputs."""
-    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    n_features = n_features_of(data.X)
     runner = backends.get(backend)
     statistics = None
     if options.solver == "gram" or n_features <= STATISTICS_MAX_FEATURES:
@@ -295,9 +296,9 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
 
 def _parametrised(data: DataPass, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> DataPass:
     """``data`` with the loop's centring and scaling (left empty when they change nothing)."""
-    center = shift if np.any(shift != 0.0) else np.zeros(0)
-    factors = scale if np.any(scale != 1.0) else np.zeros(0)
-    return data._replace(center=center, scale=factors)
+    used_shift = shift if np.any(shift != 0.0) else np.zeros(0)
+    used_scale = scale if np.any(scale != 1.0) else np.zeros(0)
+    return data._replace(shift=used_shift, scale=used_scale)
 
 
 def _hessian_statistics(data: GramData) -> GramData:

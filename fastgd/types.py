@@ -55,9 +55,9 @@ class DataPass(NamedTuple):
 
     The targets are ``target_factor * y``: with a factor of 0 they are zero,
     and the epoch's gradient is a Hessian-vector product. ``total_weight`` is ``n`` without sample weights
-    and their sum with them. ``center`` is empty, or the values to subtract
+    and their sum with them. ``shift`` is empty, or the values to subtract
     from each column on the fly; ``scale`` is empty, or one factor per
-    feature. The model is then ``(x - center) . (scale * v) + c`` for loop
+    feature. The model is then ``(x - shift) . (scale * v) + c`` for loop
     parameters ``[v, c]``. ``chunk_rows`` is the kernels' fixed reduction
     chunk (unused by numpy).
     """
@@ -66,7 +66,7 @@ class DataPass(NamedTuple):
     y: np.ndarray
     sample_weight: np.ndarray | None
     total_weight: float
-    center: np.ndarray
+    shift: np.ndarray
     scale: np.ndarray
     chunk_rows: int
     target_factor: float = 1.0
@@ -421,6 +421,11 @@ class TrainResult:
     center: bool = False
     scale: bool = False
     loop_seconds: float = field(default=0.0, repr=False)
+
+
+def n_features_of(X: np.ndarray) -> int:
+    """The number of features of ``X``: 1 for a one-dimensional ``X``."""
+    return 1 if X.ndim == 1 else X.shape[1]
 
 
 def split_params(params: NDArray[np.float64], one_dimensional: bool) -> tuple[float | NDArray[np.float64], float]:

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._config import chunk_rows_for
-from .types import DataPass
+from .types import DataPass, n_features_of
 
 # Finiteness is checked in slices of about this many elements, so a check of
 # a 10 GB array allocates a few hundred kilobytes, not a 1.25 GB mask.
@@ -152,19 +152,24 @@ def check_learning_rate(lr: object, name: str = "lr") -> float:
     return value
 
 
-def check_iterations(iterations: object, name: str = "iterations") -> int:
-    """A non-negative integer."""
-    if isinstance(iterations, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a non-negative integer, got {iterations!r}")
+def check_count(value: object, name: str) -> int:
+    """A non-negative integer (``iterations``, ``callback_every``, ``n_threads``...), named ``name`` in errors."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
     try:
-        value = operator.index(iterations)
+        count = operator.index(value)
     except TypeError:
         raise TypeError(
-            f"{name} must be a non-negative integer, got {iterations!r} of type {type(iterations).__name__}"
+            f"{name} must be a non-negative integer, got {value!r} of type {type(value).__name__}"
         ) from None
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value}")
-    return value
+    if count < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {count}")
+    return count
+
+
+def check_iterations(iterations: object) -> int:
+    """The iteration cap: a non-negative integer."""
+    return check_count(iterations, "iterations")
 
 
 def check_loss_threshold(loss_threshold: object) -> float | None:
@@ -214,7 +219,7 @@ def prepare_data(X, y, sample_weight=None) -> DataPass:
         y = np.asarray(y, dtype=np.float64)
     weights = as_sample_weight(sample_weight, X.shape[0])
     total_weight = float(X.shape[0]) if weights is None else float(weights.sum())
-    n_features = 1 if X.ndim == 1 else X.shape[1]
+    n_features = n_features_of(X)
     if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
         # One column with unit row stride: the one-feature kernel reads it as a vector.
         X = X[:, 0]

@@ -4,7 +4,7 @@ Run from the repository root, for example::
 
     python scripts/bench_epoch.py --rows 10000000 --features 1 --dtype float64 --threads all
 
-Each measurement runs in a fresh worker process (``asv_bench/benchmarks/_workload.py``,
+Each measurement runs in a fresh worker process (``asv_bench/benchmarks/benchmarking.py``,
 the same code the asv suite times), one after the other, on one data set
 generated once with a fixed seed:
 
@@ -27,13 +27,10 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "asv_bench" / "benchmarks"))
-
-import _workload  # found through the path added just above
+from fastgd import benchmarking
 
 COLUMNS = (
     "data",
@@ -60,19 +57,19 @@ def _megabytes(count: float) -> str:
 def measure(args: argparse.Namespace, directory: str) -> dict:
     """Run every worker and return their raw results together."""
     shape = (args.rows, args.features, args.dtype)
-    _workload.ensure_dataset(directory, *shape)
+    benchmarking.ensure_dataset(directory, *shape)
     record = {
         "rows": args.rows, "features": args.features, "dtype": args.dtype, "threads": args.threads, "order": args.order,
     }  # fmt: skip
     # The reference first, in its own process; then the kernels and the roofline together.
-    record["numpy"] = _workload.run_epoch_worker(
+    record["numpy"] = benchmarking.run_epoch_worker(
         directory, *shape, "numpy", args.threads, args.repeats, order=args.order
     )
-    record["numba"] = _workload.run_epoch_worker(
+    record["numba"] = benchmarking.run_epoch_worker(
         directory, *shape, "numba", args.threads, args.repeats, read_once=True, order=args.order
     )
     for backend in ("numba", "numpy"):
-        record[f"{backend}_memory"] = _workload.run_memory_worker(
+        record[f"{backend}_memory"] = benchmarking.run_memory_worker(
             directory, *shape, backend, args.threads, args.iterations
         )
     numba_run = record["numba"]

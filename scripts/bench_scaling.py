@@ -4,7 +4,7 @@ Run from the repository root, for example::
 
     python scripts/bench_scaling.py --rows 10000000 --features 8 --dtype float64 --threads 1,2,4,8,16
 
-For each thread count, a fresh worker process (``asv_bench/benchmarks/_workload.py``,
+For each thread count, a fresh worker process (``asv_bench/benchmarks/benchmarking.py``,
 the code the asv suite times) runs the fused numba epoch and the read-once
 kernel in turns over the same arrays; one more worker times the numpy
 reference at its default thread count, for scale. Thread counts above numba's
@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "asv_bench" / "benchmarks"))
-
-import _workload  # found through the path added just above
+from fastgd import benchmarking
 
 
 def _milliseconds(timing: dict) -> str:
@@ -48,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="fastgd-scaling-") as scratch:
         directory = args.data_dir or scratch
         Path(directory).mkdir(parents=True, exist_ok=True)
-        _workload.ensure_dataset(directory, *shape)
-        reference = _workload.run_epoch_worker(directory, *shape, "numpy", "all", args.repeats)
+        benchmarking.ensure_dataset(directory, *shape)
+        reference = benchmarking.run_epoch_worker(directory, *shape, "numpy", "all", args.repeats)
         runs = {
-            count: _workload.run_epoch_worker(directory, *shape, "numba", str(count), args.repeats, read_once=True)
+            count: benchmarking.run_epoch_worker(directory, *shape, "numba", str(count), args.repeats, read_once=True)
             for count in counts
             if count <= pool
         }

@@ -1,6 +1,6 @@
 """How close each entry point's defaults get to ordinary least squares, on real and realistic data.
 
-For every data set of ``tests/realistic_data.py`` (Longley, stack loss, scikit-learn's diabetes data scaled
+For every data set of ``fastgd.datasets`` (Longley, stack loss, scikit-learn's diabetes data scaled
 and raw, and data built to mimic real trouble), fits with the defaults of ``GDRegressor()``, ``fastgd fit``
 (the same options through ``fastgd.train``) and ``fastgd.train(iterations=1000)`` and prints, as Markdown,
 each fit's largest standardised coefficient error ``|w_j - w*_j| * std(x_j) / std(y)`` and relative loss
@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from realistic_data import all_cases  # found through the path added just above
-
 import fastgd
+from fastgd.datasets import all_cases
 from fastgd.estimator import GDRegressor
 
 

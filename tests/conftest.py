@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+
+import fastgd
 
 EPS64 = np.finfo(np.float64).eps
 
@@ -60,3 +64,34 @@ def all_threads():
     import numba
 
     return numba.config.NUMBA_NUM_THREADS
+
+
+# --- problems for the methods' tests ---------------------------------------------------------
+
+
+def scaled_problem(n=4000, seed=0, scales=(1.0, 10.0, 0.1, 3.0), means=(5.0, -3.0, 100.0, 0.0), noise=1.0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(scales))) * scales + means
+    y = X @ np.arange(1.0, len(scales) + 1) + 7.0 + noise * rng.normal(size=n)
+    return X, y
+
+
+def least_squares(X, y, sample_weight=None):
+    design = np.column_stack([X, np.ones(len(X))])
+    root = np.ones(len(X)) if sample_weight is None else np.sqrt(sample_weight)
+    solution = np.linalg.lstsq(design * root[:, None], y * root, rcond=None)[0]
+    return solution[:-1], solution[-1]
+
+
+def exact_lipschitz(X, sample_weight=None):
+    design = np.column_stack([X.reshape(len(X), -1), np.ones(len(X))])
+    weights = np.ones(len(X)) if sample_weight is None else sample_weight
+    return 2 * np.linalg.eigvalsh(design.T @ (design * weights[:, None]) / weights.sum())[-1]
+
+
+def passes_to_reach(X, y, target, cap=20_000, **kwargs):
+    """Iterations until the loss is at most ``target``; ``cap`` (a lower bound) if never reached."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        result = fastgd.train(X, y, iterations=cap, loss_threshold=target, **kwargs)
+    return result.n_iter

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from fastgd import benchmarking
+
 REPO = Path(__file__).resolve().parents[1]
 SUITE_DIR = REPO / "asv_bench" / "benchmarks"
 SUITE_NAME = "fastgd_asv_benchmarks"  # a unique name: "benchmarks" is too common to import as is
@@ -163,7 +165,8 @@ def test_benchmark_runs_for_every_parameter_combination(owner, method_name, data
 
 
 def test_tiny_sizes_replace_the_full_grid():
-    assert (PARAMETERS.ROWS, PARAMETERS.FEATURES) == PARAMETERS.SIZE_PRESETS["tiny"] == ((20_000,), (1, 8))
+    assert (PARAMETERS.ROWS, PARAMETERS.FEATURES) == ((20_000,), (1, 8))
+    assert PARAMETERS.ROWS == benchmarking.ROWS["tiny"] and PARAMETERS.FEATURES == benchmarking.TINY_FEATURES
     assert PARAMETERS.THREADS == ("1", "all")
 
 
@@ -187,7 +190,7 @@ def test_oversized_combinations_are_skipped_before_any_data_is_made(tmp_path):
 
 
 def test_datasets_are_fixed_by_their_parameters(tmp_path):
-    workload = sys.modules[f"{SUITE_NAME}._workload"]
+    workload = benchmarking
     X, y = workload.load_dataset(tmp_path, 1000, 8, "float32")
     X_again, y_again = workload.generate_data(1000, 8, "float32")
     assert X.shape == (1000, 8) and X.dtype == y.dtype == "float32"
@@ -215,7 +218,7 @@ def test_bench_epoch_script_prints_a_markdown_row(tmp_path):
 def test_more_threads_than_numbas_pool_is_skipped_not_mislabelled():
     import numba
 
-    workload = sys.modules[f"{SUITE_NAME}._workload"]
+    workload = benchmarking
     with pytest.raises(NotImplementedError, match="pool"):
         workload.ThreadSetting(str(numba.config.NUMBA_NUM_THREADS + 1))
     setting = workload.ThreadSetting("1")

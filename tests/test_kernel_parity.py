@@ -9,24 +9,21 @@ from conftest import assert_within, make_problem, rounding_bounds
 
 import fastgd
 from fastgd import gram, reference
-from fastgd._config import PARALLEL_MIN_ELEMENTS, chunk_rows_for
+from fastgd._config import chunk_rows_for
+from fastgd.benchmarking import FEATURES, chunk_boundary_rows
 from fastgd.validation import prepare_data
 
-# With NUMBA_DISABLE_JIT=1 (.ci/run's coverage step) the kernels run as Python: the large cases then
-# shrink to just above the parallel path's threshold, which they still take.
+# With NUMBA_DISABLE_JIT=1 (.ci/run's coverage step) the kernels run as Python.
 PYTHON_KERNELS = bool(numba.config.DISABLE_JIT)
 
-# Sizes around the fixed reduction chunk (the "block") for each feature count,
-# plus one large enough to take the parallel path.
-FEATURE_CASES = [None, 1, 3, 64]
+# The feature counts of fastgd's table of cases (1 as a one-dimensional X), plus a single 2-D column and
+# an odd count (every tail of the kernels' four-wide loops); for each, row counts around one reduction
+# chunk and one large enough for the parallel path (benchmarking.chunk_boundary_rows).
+FEATURE_CASES = [None if d == 1 else d for d in FEATURES] + [1, 3]
 
 
 def sizes_for(d):
-    block = chunk_rows_for(1 if d is None else d)
-    large = 150_001 if d in (None, 1) else 40_001
-    if PYTHON_KERNELS:
-        large = max(block + 2, PARALLEL_MIN_ELEMENTS // (1 if d is None else d) + 1)
-    return [1, 2, block - 1, block, block + 1, large]
+    return chunk_boundary_rows(1 if d is None else d)
 
 
 CASES = [(n, d) for d in FEATURE_CASES for n in sizes_for(d)]

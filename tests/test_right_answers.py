@@ -1,7 +1,7 @@
 """Right answers on real data: the defaults reach ordinary least squares, and nothing returns far from it in silence.
 
 Real data (Longley, stack loss, scikit-learn's diabetes data scaled and raw) and realistic data built to
-mimic real trouble (``realistic_data``) are fitted with the defaults of every entry point and compared with
+mimic real trouble (``fastgd.datasets``) are fitted with the defaults of every entry point and compared with
 ``numpy.linalg.lstsq`` in standardised units, ``|w_j - w*_j| * std(x_j) / std(y)``. Then every silent
 failure the issue reported is reproduced and must now either be right or say so.
 """
@@ -13,10 +13,10 @@ import warnings
 
 import numpy as np
 import pytest
-from realistic_data import LONGLEY_CERTIFIED, LONGLEY_RESIDUAL_SD, all_cases, house_prices, longley
 
 import fastgd
 from fastgd import cli, stepsize, training
+from fastgd.datasets import LONGLEY_CERTIFIED, LONGLEY_RESIDUAL_SD, all_cases, house_prices, longley
 
 sklearn = pytest.importorskip("sklearn", reason="GDRegressor needs the optional scikit-learn dependency")
 from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning  # noqa: E402

@@ -12,7 +12,7 @@
 
 Parameters, the skipped (too large) combinations and the environment switches
 (``FASTGD_BENCH_SIZES=tiny``, ``FASTGD_BENCH_THREADS``) are in ``_parameters``;
-the data, timing loops and worker processes in ``_workload``. Data sets are
+the data, timing loops and worker processes in ``fastgd.benchmarking``. Data sets are
 generated once per run with a fixed seed; compilation always happens in
 ``setup``, never inside a timing.
 """

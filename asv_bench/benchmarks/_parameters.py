@@ -1,4 +1,4 @@
-"""The parameter grid, the environment switches, the skip rules and the shared data directory.
+"""The parameter grid (fastgd.benchmarking's table of cases), the environment switches, the skip rules.
 
 Environment switches (read when asv imports the suite):
 
@@ -26,18 +26,15 @@ from __future__ import annotations
 
 import os
 
-# preset: (rows, features); 1 feature means a 1-D X of shape (n,).
-SIZE_PRESETS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
-    "full": ((100_000, 1_000_000, 10_000_000), (1, 8, 64)),
-    "tiny": ((20_000,), (1, 8)),
-}
+from fastgd import benchmarking
 
 
 def _sizes() -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Rows and features of the preset ``FASTGD_BENCH_SIZES`` names, from fastgd's table of cases."""
     preset = os.environ.get("FASTGD_BENCH_SIZES", "full")
-    if preset not in SIZE_PRESETS:
-        raise ValueError(f"FASTGD_BENCH_SIZES must be one of {sorted(SIZE_PRESETS)}, got {preset!r}")
-    return SIZE_PRESETS[preset]
+    if preset not in benchmarking.ROWS:
+        raise ValueError(f"FASTGD_BENCH_SIZES must be one of {sorted(benchmarking.ROWS)}, got {preset!r}")
+    return benchmarking.ROWS[preset], benchmarking.TINY_FEATURES if preset == "tiny" else benchmarking.FEATURES
 
 
 def _threads() -> tuple[str, ...]:
@@ -49,11 +46,11 @@ def _threads() -> tuple[str, ...]:
 
 
 ROWS, FEATURES = _sizes()
-DTYPES = ("float32", "float64")
-BACKENDS = ("numba", "numpy")
+DTYPES = benchmarking.DTYPES
+BACKENDS = benchmarking.BACKENDS
 THREADS = _threads()
 
-MAX_ELEMENTS = 10**8
+MAX_ELEMENTS = benchmarking.MAX_ELEMENTS
 TRAINING_MAX_ELEMENTS = 10**7
 TRAINING_ITERATIONS = 100
 MEMORY_ITERATIONS = 10
@@ -74,7 +71,7 @@ class DatasetBenchmark:
     the whole suite: it returns the directory asv runs the benchmarks in,
     which asv keeps until the last of them finished. Each data set is written
     there as ``.npy`` files the first time a benchmark needs it
-    (:func:`_workload.load_dataset`) and loaded by every later one, so a
+    (:func:`fastgd.benchmarking.load_dataset`) and loaded by every later one, so a
     10⁷-row array is generated once per run, not once per benchmark process.
     asv passes the directory as the first argument of ``setup``, of every
     benchmark method and of ``teardown``.

@@ -1,6 +1,6 @@
 """Time to the least-squares optimum: fastgd's solvers against exact solvers.
 
-The problem is ill-conditioned on purpose (``_workload.generate_convergence_data``:
+The problem is ill-conditioned on purpose (``fastgd.benchmarking.generate_convergence_data``:
 8 float64 features of different scales and means). A fastgd run stops on its
 own convergence test, every standardised coefficient within 10⁻⁶ of the
 optimum (the default ``tol``), and counts its passes over the data; a run that
@@ -18,8 +18,9 @@ import warnings
 
 import numpy as np
 
+from fastgd.benchmarking import ThreadSetting, generate_convergence_data
+
 from ._parameters import THREADS
-from ._workload import ThreadSetting, generate_convergence_data
 
 ROWS = 20_000 if os.environ.get("FASTGD_BENCH_SIZES", "full") == "tiny" else 1_000_000
 FEATURES = 8

@@ -13,8 +13,7 @@ import numba
 import numpy as np
 
 from fastgd import kernels
-
-from ._workload import threading_description
+from fastgd.benchmarking import threading_description
 
 
 class Threading:

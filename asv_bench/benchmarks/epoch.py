@@ -9,8 +9,9 @@ so only the pass over the data is timed; compilation happens in ``setup``.
 
 from __future__ import annotations
 
+from fastgd.benchmarking import ThreadSetting, ensure_dataset, epoch_callable, load_dataset, run_epoch_worker
+
 from ._parameters import BACKENDS, DTYPES, FEATURES, MAX_ELEMENTS, ROWS, THREADS, DatasetBenchmark, skip_if_larger
-from ._workload import ThreadSetting, ensure_dataset, epoch_callable, load_dataset, run_epoch_worker
 
 
 class Epoch(DatasetBenchmark):

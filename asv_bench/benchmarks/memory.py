@@ -14,6 +14,8 @@ residuals and, for float32 X, a float64 copy of X.
 
 from __future__ import annotations
 
+from fastgd.benchmarking import can_reset_peak_memory, compile_for, extra_peak_memory, load_dataset, train_callable
+
 from ._parameters import (
     BACKENDS,
     DTYPES,
@@ -24,7 +26,6 @@ from ._parameters import (
     DatasetBenchmark,
     skip_if_larger,
 )
-from ._workload import can_reset_peak_memory, compile_for, extra_peak_memory, load_dataset, train_callable
 
 
 class TrainingPeakMemory(DatasetBenchmark):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 import fastgd
+from fastgd.benchmarking import ThreadSetting, load_dataset
 
 from ._parameters import BACKENDS, DTYPES, FEATURES, MAX_ELEMENTS, ROWS, THREADS, DatasetBenchmark, skip_if_larger
-from ._workload import ThreadSetting, load_dataset
 
 
 class Predict(DatasetBenchmark):

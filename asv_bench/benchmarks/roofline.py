@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import statistics
 
+from fastgd.benchmarking import ThreadSetting, epoch_callable, interleaved_timings, load_dataset, read_once_callable
+
 from ._parameters import DTYPES, FEATURES, MAX_ELEMENTS, ROWS, THREADS, DatasetBenchmark, skip_if_larger
-from ._workload import ThreadSetting, epoch_callable, interleaved_timings, load_dataset, read_once_callable
 
 
 class Roofline(DatasetBenchmark):

@@ -8,6 +8,8 @@ slice of the same layout and dtype.
 
 from __future__ import annotations
 
+from fastgd.benchmarking import ThreadSetting, compile_for, load_dataset, train_callable
+
 from ._parameters import (
     BACKENDS,
     DTYPES,
@@ -19,7 +21,6 @@ from ._parameters import (
     DatasetBenchmark,
     skip_if_larger,
 )
-from ._workload import ThreadSetting, compile_for, load_dataset, train_callable
 
 
 class Training(DatasetBenchmark):

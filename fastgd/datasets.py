@@ -1,4 +1,10 @@
-"""Real data that ships with the tests or with scikit-learn, and realistic data built to mimic real trouble.
+"""Real data that ships with fastgd or scikit-learn, and realistic data built to mimic real trouble.
+
+The data sets the right-answers tests and ``scripts/right_answers.py`` fit
+(see docs/right-answers.md): Longley and stack loss (public domain, in
+``fastgd/data/``), scikit-learn's diabetes data, and generators with fixed
+seeds for the trouble real data brings (a calendar-year column, features of
+1e-8..1e8 scale, near-duplicate columns, a far intercept, tiny tables).
 
 Each case is a :class:`Case` with its ordinary-least-squares answer from
 ``numpy.linalg.lstsq`` (on ``[X 1]``, weighted by ``sqrt(s)`` when weighted),
@@ -14,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parent / "data"
 
 # NIST StRD "Longley": certified least-squares coefficients (intercept, then
 # GNPDEFL, GNP, UNEMP, ARMED, POP, YEAR) and residual standard deviation.

@@ -1,14 +1,19 @@
-"""The measured work itself: data, timing loops, thread settings, memory probes.
+"""Benchmark support: the table of cases, the data, timing loops, thread settings, memory probes.
 
-Shared by the asv benchmarks next to it and by ``scripts/bench_epoch.py``, so
-both time exactly the same thing. It has no relative imports: it also runs as
-a script, the worker that a benchmark or the script starts in a fresh process
-(to generate a data set, or to time one backend with no other thread pool
-alive in the process)::
+The one table of cases (:data:`FEATURES`, :data:`DTYPES`, :data:`ORDERS`,
+:data:`ROWS`; :func:`grid`) drives the asv suite (``asv_bench/``), the scripts
+(``scripts/bench_*.py``), ``fastgd bench`` and the kernel-parity tests, so they
+all compare the two paths on the same shapes and time exactly the same work.
+Scripts import this module like any other (``from fastgd import
+benchmarking``); ``import fastgd`` does not import it.
 
-    python asv_bench/benchmarks/_workload.py generate --directory DIR --rows N --features D --dtype float64
-    python asv_bench/benchmarks/_workload.py epoch --directory DIR ... --backend numba --threads all --read-once
-    python asv_bench/benchmarks/_workload.py memory --directory DIR ... --backend numpy --iterations 10
+It also runs as the worker that a benchmark or a script starts in a fresh
+process (to generate a data set, or to time one backend with no other thread
+pool alive in the process)::
+
+    python -m fastgd.benchmarking generate --directory DIR --rows N --features D --dtype float64
+    python -m fastgd.benchmarking epoch --directory DIR ... --backend numba --threads all --read-once
+    python -m fastgd.benchmarking memory --directory DIR ... --backend numpy --iterations 10
 
 Each worker command prints one JSON object on stdout.
 """
@@ -31,6 +36,11 @@ from pathlib import Path
 
 import numpy as np
 
+from . import backends, kernels, training
+from ._config import PARALLEL_MIN_ELEMENTS, chunk_rows_for
+from .types import ConvergenceWarning, n_features_of
+from .validation import prepare_data
+
 # The seed of every synthetic data set; the shape and dtype are mixed in, so
 # each parameter set has its own fixed data.
 SEED = 1234
@@ -42,7 +52,35 @@ LEARNING_RATE = 0.4
 # Rows per block while computing y, so generating it needs no O(n) temporaries.
 _GENERATION_BLOCK_ROWS = 1 << 16
 
-WORKER_PATH = Path(__file__).resolve()
+# --- the table of cases -----------------------------------------------------------------------------
+
+# Features (1 means a one-dimensional X), dtypes, memory orders and backends every comparison covers.
+FEATURES: tuple[int, ...] = (1, 8, 64)
+DTYPES: tuple[str, ...] = ("float32", "float64")
+ORDERS: tuple[str, ...] = ("C", "F")
+BACKENDS: tuple[str, ...] = ("numba", "numpy")
+
+# Rows per preset: "full" for real measurements, "tiny" for smoke runs (20,000 rows keep one feature below
+# the kernels' parallel threshold and 8 features above it, so both the serial and parallel kernels run).
+ROWS: dict[str, tuple[int, ...]] = {"full": (100_000, 1_000_000, 10_000_000), "tiny": (20_000,)}
+TINY_FEATURES: tuple[int, ...] = (1, 8)
+
+# Skipped: above this many elements (10^7 x 64) X alone is 5.1 GB and one reference epoch takes seconds.
+MAX_ELEMENTS = 10**8
+
+
+def grid(preset: str = "full") -> list[tuple[int, int, str]]:
+    """Every ``(rows, features, dtype)`` of ``preset`` within :data:`MAX_ELEMENTS`."""
+    if preset not in ROWS:
+        raise ValueError(f"the preset must be one of {sorted(ROWS)}, got {preset!r}")
+    features = TINY_FEATURES if preset == "tiny" else FEATURES
+    return [(n, d, dtype) for n in ROWS[preset] for d in features for dtype in DTYPES if n * d <= MAX_ELEMENTS]
+
+
+def chunk_boundary_rows(features: int) -> list[int]:
+    """Row counts the kernel-parity tests check for ``features``: around one reduction chunk, and parallel."""
+    chunk = chunk_rows_for(features)
+    return [1, 2, chunk - 1, chunk, chunk + 1, max(chunk + 2, PARALLEL_MIN_ELEMENTS // features + 1)]
 
 
 # --- data -------------------------------------------------------------------------------------------
@@ -204,14 +242,11 @@ def epoch_callable(X: np.ndarray, y: np.ndarray, backend: str) -> Callable[[], f
     only passes over the data: the compiled fused kernel for ``"numba"``, the
     numpy reference for ``"numpy"``. Parameters are fixed at 0.1.
     """
-    from fastgd import loop
-    from fastgd.training import prepare_data
-
     data = prepare_data(X, y)
-    n_features = 1 if data.X.ndim == 1 else data.X.shape[1]
+    n_features = n_features_of(data.X)
     params = np.full(n_features + 1, 0.1)
     grad = np.empty_like(params)
-    evaluate = loop.evaluate_compiled if backend == "numba" else loop.evaluate
+    evaluate = backends.get(backend).evaluate
     return lambda: evaluate(data, params, grad)
 
 
@@ -222,9 +257,6 @@ def read_once_callable(X: np.ndarray, y: np.ndarray) -> Callable[[], float]:
     so a single column is the same 1-D vector) and chunking
     (``fastgd._config.chunk_rows_for(d)``) that the fused epoch uses.
     """
-    from fastgd import kernels
-    from fastgd.training import prepare_data
-
     data = prepare_data(X, y)
     return lambda: kernels.read_once(data.X, data.y, data.chunk_rows)
 
@@ -301,14 +333,13 @@ def extra_peak_memory(function: Callable[[], object]) -> int:
 
 def train_callable(X: np.ndarray, y: np.ndarray, backend: str, iterations: int) -> Callable[[], object]:
     """A no-argument function that trains for ``iterations`` iterations with the stable learning rate."""
-    import fastgd
 
     def train() -> object:
         # A fixed number of iterations is the measured workload; stopping
         # before convergence is expected, so its warning is noise here.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
-            return fastgd.train(X, y, lr=LEARNING_RATE, iterations=iterations, backend=backend)
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return training.train(X, y, lr=LEARNING_RATE, iterations=iterations, backend=backend)
 
     return train
 
@@ -323,7 +354,7 @@ def compile_for(X: np.ndarray, y: np.ndarray, backend: str) -> None:
 
 def _run_worker(*arguments: str) -> dict:
     completed = subprocess.run(
-        [sys.executable, str(WORKER_PATH), *arguments], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "fastgd.benchmarking", *arguments], capture_output=True, text=True, check=False
     )
     if completed.returncode != 0:
         raise RuntimeError(f"worker {' '.join(arguments)} failed:\n{completed.stderr}")
