@@ -57,9 +57,11 @@ GRAM_BLOCK_ROWS: int = 256
 # From this many features on, the statistics pass multiplies float64 row
 # blocks of about GRAM_BLAS_BLOCK_BYTES with numpy's BLAS
 # (fastgd.gram._blocked_blas_statistics) instead of the numba kernel, whose
-# rank-one updates stream the whole (d+1)^2 scatter matrix through the cache
-# for every row: the crossover measured in docs/performance.md ("Tuning constants").
-GRAM_BLAS_MIN_FEATURES: int = 48
+# tiled products (fastgd.kernels._block_scatter) run at a fixed fraction of
+# the FMA rate while BLAS's blocking keeps improving with width. Measured on a
+# 2-core Xeon (docs/performance.md, "Tuning constants"): the kernel is faster
+# at 192 features (204 against 260 ms for 150,000 rows), BLAS at 256.
+GRAM_BLAS_MIN_FEATURES: int = 256
 GRAM_BLAS_BLOCK_BYTES: int = 32 << 20
 
 # Below this many rows the statistics come from the BLAS blocks too: either

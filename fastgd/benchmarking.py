@@ -344,6 +344,42 @@ def train_callable(X: np.ndarray, y: np.ndarray, backend: str, iterations: int) 
     return train
 
 
+def jax_descent_callable(X: np.ndarray, y: np.ndarray, iterations: int, lr: float) -> Callable[[], object]:
+    """The peer of fastgd's compiled loop: ``iterations`` GD steps as ``jax.jit`` of a ``lax.fori_loop``.
+
+    Each step is ``jax.value_and_grad`` of the mean squared error, then the
+    update, in ``X``'s dtype (float64 enabled). The returned function runs
+    the compiled loop from zero and waits for its result; the first call
+    compiles. Needs JAX (``pip install 'fastgd[compare]'``).
+    """
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    design = jnp.asarray(X.reshape(X.shape[0], -1))
+    targets = jnp.asarray(y)
+
+    def loss(params):
+        w, b = params
+        residual = design @ w + b - targets
+        return jnp.mean(residual * residual)
+
+    value_and_grad = jax.value_and_grad(loss)
+
+    @jax.jit
+    def descend(params):
+        def step(_, carry):
+            params, _previous = carry
+            value, grads = value_and_grad(params)
+            return jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), value
+
+        return jax.lax.fori_loop(0, iterations, step, (params, jnp.zeros((), design.dtype)))
+
+    start = (jnp.zeros(design.shape[1], design.dtype), jnp.zeros((), design.dtype))
+    return lambda: jax.block_until_ready(descend(start))
+
+
 def compile_for(X: np.ndarray, y: np.ndarray, backend: str) -> None:
     """Compile (or load from the cache) everything training on this layout and dtype needs, on a slice."""
     train_callable(X[:256], y[:256], backend, 2)()

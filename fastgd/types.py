@@ -198,6 +198,10 @@ class SufficientStatistics:
     def n_features(self) -> int:
         return self.mean.shape[0] - 1
 
+    def is_finite(self) -> bool:
+        """Whether the weight, the means and the scatter are all finite numbers."""
+        return bool(np.isfinite(self.total_weight) and np.isfinite(self.mean).all() and np.isfinite(self.scatter).all())
+
     def merge(self, other: SufficientStatistics) -> SufficientStatistics:
         """Statistics of the union of both data sets (Chan, Golub and LeVeque's pairwise update).
 

@@ -83,6 +83,12 @@ def check_finite(array: np.ndarray, name: str, first_row: int = 0, where: str = 
         )
 
 
+def check_data_values(data: DataPass) -> None:
+    """The NaN and infinity check that ``prepare_data(..., check_values=False)`` left out."""
+    check_finite(data.X, "X")
+    check_finite(data.y, "y")
+
+
 def check_non_negative_weights(weights: np.ndarray, first_row: int = 0, where: str = "") -> None:
     """A ValueError naming the first negative sample weight by row."""
     negative = weights < 0
@@ -91,8 +97,8 @@ def check_non_negative_weights(weights: np.ndarray, first_row: int = 0, where: s
         raise ValueError(f"sample_weight has a negative value at row {row}{where}; weights must be >= 0")
 
 
-def as_features(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
-    """Validate a feature matrix of shape ``(n,)`` or ``(n, d)``.
+def as_features(X: ArrayLike, name: str = "X", *, finite: bool = True) -> NDArray[np.floating]:
+    """Validate a feature matrix of shape ``(n,)`` or ``(n, d)`` (with ``finite``, also its values).
 
     Returns ``X`` itself when it is float32 or float64 in native byte order,
     otherwise a float64 copy.
@@ -108,12 +114,13 @@ def as_features(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
         raise ValueError(
             f"{name} has {array.shape[0]} rows but zero features (shape {array.shape}); pass at least one column"
         )
-    check_finite(array, name)
+    if finite:
+        check_finite(array, name)
     return array
 
 
-def as_target(y: ArrayLike, n_rows: int, name: str = "y") -> NDArray[np.floating]:
-    """Validate a target vector of shape ``(n_rows,)``."""
+def as_target(y: ArrayLike, n_rows: int, name: str = "y", *, finite: bool = True) -> NDArray[np.floating]:
+    """Validate a target vector of shape ``(n_rows,)`` (with ``finite``, also its values)."""
     array = _as_numeric_array(y, name)
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
@@ -123,7 +130,8 @@ def as_target(y: ArrayLike, n_rows: int, name: str = "y") -> NDArray[np.floating
         raise ValueError(
             f"X and {name} have mismatched lengths: X has {n_rows} rows but {name} has {array.shape[0]}; pass one target per row of X"
         )
-    check_finite(array, name)
+    if finite:
+        check_finite(array, name)
     return array
 
 
@@ -211,10 +219,16 @@ def initial_parameters(
     return w, b
 
 
-def prepare_data(X, y, sample_weight=None) -> DataPass:
-    """Validate ``X``, ``y`` and ``sample_weight`` and bundle them for an epoch (no centring or scaling)."""
-    X = as_features(X)
-    y = as_target(y, X.shape[0])
+def prepare_data(X, y, sample_weight=None, *, check_values: bool = True) -> DataPass:
+    """Validate ``X``, ``y`` and ``sample_weight`` and bundle them for an epoch (no centring or scaling).
+
+    ``check_values=False`` leaves out the search for NaN and infinity in ``X``
+    and ``y`` (a full read of both) for a caller that runs it later with
+    :func:`check_data_values`, as training does only when its statistics
+    pass comes out non-finite.
+    """
+    X = as_features(X, finite=check_values)
+    y = as_target(y, X.shape[0], finite=check_values)
     if X.dtype == np.float64 or y.dtype not in (np.float32, np.float64):
         y = np.asarray(y, dtype=np.float64)
     weights = as_sample_weight(sample_weight, X.shape[0])

@@ -111,6 +111,25 @@ def test_results_are_bit_identical_for_any_thread_count():
     assert one_thread[2] == all_threads[2]
 
 
+@pytest.mark.skipif(PYTHON_KERNELS, reason="threads exist only compiled")
+def test_statistics_are_bit_identical_for_any_thread_count():
+    import numba
+
+    X, y, _, _ = make_problem(300_001, 7, seed=10)
+    data = prepare_data(X + 1e3, y, None)
+    previous = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = gram.kernel_statistics(data)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        all_threads = gram.kernel_statistics(data)
+    finally:
+        numba.set_num_threads(previous)
+    assert one_thread.total_weight == all_threads.total_weight
+    assert np.array_equal(one_thread.mean, all_threads.mean)
+    assert np.array_equal(one_thread.scatter, all_threads.scatter)
+
+
 @pytest.mark.parametrize("layout", ["1-D", "C", "F", "strided"])
 def test_read_once_roofline_kernel_sums_what_an_epoch_reads(layout):
     from fastgd.kernels import read_once
@@ -121,13 +140,15 @@ def test_read_once_roofline_kernel_sums_what_an_epoch_reads(layout):
     assert read_once(X, y, chunk) == pytest.approx(X.sum() + y.sum(), rel=1e-12, abs=1e-9)
 
 
-# The sufficient-statistics kernel (gram.kernel_statistics takes it from 20,000 rows and below 48 features)
-# and the O(d^2) epoch on its output.
-@pytest.mark.parametrize("d", [None, 1, 5])
+# The sufficient-statistics kernel (gram.kernel_statistics takes it from 20,000 rows and below
+# GRAM_BLAS_MIN_FEATURES features) and the O(d^2) epoch on its output. Its tiles are 2 x 4 rows of
+# z = [x, y]: d = 1, 5, 12 make p = 2, 6, 13, so whole tiles, a lone last row and partial tiles all occur.
+@pytest.mark.parametrize(("d", "layout"), [(None, "1-D"), (1, "C"), (5, "C"), (5, "F"), (5, "strided"), (12, "C")])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_sufficient_statistics_kernel_matches_reference(d, weighted):
-    X, y, _, _ = make_problem(30_001, d, seed=4)
+def test_sufficient_statistics_kernel_matches_reference(d, layout, weighted):
+    X, y, _, _ = make_problem(30_001, None if d is None else (2 * d if layout == "strided" else d), seed=4)
     X = X + 50.0  # large means: the centred accumulation must not lose the scatter to cancellation
+    X = {"1-D": lambda: X, "C": lambda: X, "F": lambda: np.asfortranarray(X), "strided": lambda: X[:, ::2]}[layout]()
     weights = np.random.default_rng(0).uniform(0, 2, size=30_001) if weighted else None
     if weighted:
         weights[: chunk_rows_for(5)] = 0.0  # a chunk of zero weight is skipped, not divided by zero
@@ -136,6 +157,7 @@ def test_sufficient_statistics_kernel_matches_reference(d, weighted):
     assert fast.total_weight == pytest.approx(slow.total_weight, rel=1e-12)
     np.testing.assert_allclose(fast.mean, slow.mean, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fast.scatter, slow.scatter, rtol=1e-10, atol=1e-9 * np.abs(slow.scatter).max())
+    np.testing.assert_array_equal(fast.scatter, fast.scatter.T)
 
 
 @pytest.mark.parametrize("offset", [False, True])

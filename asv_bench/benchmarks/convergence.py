@@ -7,12 +7,13 @@ optimum (the default ``tol``), and counts its passes over the data; a run that
 misses it fails the benchmark.
 Rows: 10⁶ in the full grid (asv repeats every run, and the 10⁷-row comparison
 is ``scripts/bench_convergence.py``'s job; its figures are in docs/performance.md),
-20,000 at tiny sizes. scikit-learn's contender is skipped where scikit-learn is
-not installed.
+20,000 at tiny sizes. A peer (scikit-learn, scikit-learn-intelex, glum: the
+``fastgd[compare]`` extra) is skipped where it is not installed.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
 
@@ -33,7 +34,19 @@ FASTGD_SOLVERS = {
     "fastgd gram+nesterov": {"solver": "gram", "method": "nesterov"},
     "fastgd nesterov": {"solver": "data", "method": "nesterov"},
 }
-EXACT_SOLVERS = ("numpy lstsq", "numpy normal equations", "sklearn LinearRegression")
+EXACT_SOLVERS = (
+    "numpy lstsq",
+    "numpy normal equations",
+    "sklearn LinearRegression",
+    "sklearnex LinearRegression",
+    "glum GeneralizedLinearRegressor",
+)
+# The module each peer needs: a benchmark whose module is missing is skipped.
+PEER_MODULES = {
+    "sklearn LinearRegression": "sklearn",
+    "sklearnex LinearRegression": "sklearnex",
+    "glum GeneralizedLinearRegressor": "glum",
+}
 
 
 def _lstsq(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -78,14 +91,16 @@ class TimeToOptimum(_ConvergenceProblem):
     param_names = ("solver", "threads")
 
     def setup(self, solver, threads):
-        if solver == "sklearn LinearRegression":
+        if solver in PEER_MODULES:
             try:
-                import sklearn  # noqa: F401
+                importlib.import_module(PEER_MODULES[solver])
             except ImportError:
-                raise NotImplementedError("scikit-learn is not installed") from None
+                raise NotImplementedError(f"{PEER_MODULES[solver]} is not installed") from None
         self._prepare(threads)
         if solver in FASTGD_SOLVERS:
             self._train(FASTGD_SOLVERS[solver])  # compile (or load from the cache), and check it converges
+        elif solver in PEER_MODULES and solver != "sklearn LinearRegression":
+            self.time_to_optimum(solver, threads)  # first call: the peer's own set-up is not timed
 
     def time_to_optimum(self, solver, threads):
         if solver in FASTGD_SOLVERS:
@@ -94,10 +109,18 @@ class TimeToOptimum(_ConvergenceProblem):
             _lstsq(self.X, self.y)
         elif solver == "numpy normal equations":
             _normal_equations(self.X, self.y)
-        else:
+        elif solver == "sklearn LinearRegression":
             from sklearn.linear_model import LinearRegression
 
             LinearRegression().fit(self.X, self.y)
+        elif solver == "sklearnex LinearRegression":
+            from sklearnex.linear_model import LinearRegression
+
+            LinearRegression().fit(self.X, self.y)
+        else:
+            from glum import GeneralizedLinearRegressor
+
+            GeneralizedLinearRegressor(alpha=0).fit(self.X, self.y)
 
 
 class PassesToOptimum(_ConvergenceProblem):
