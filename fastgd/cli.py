@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import io
-import json
 import os
 import platform
 import statistics
@@ -39,11 +38,13 @@ from .io import (
     CSV_READERS,
     DataError,
     LinearModel,
+    check_distinct_paths,
     check_writable,
+    json_text,
     load_features,
     load_model,
     load_training_data,
-    save_model,
+    model_text,
     write_atomic,
 )
 from .progress import ProgressBar, choose_callback_every
@@ -192,6 +193,9 @@ def _print_fit(summary: dict[str, Any]) -> None:
 def _run_fit(args: argparse.Namespace) -> int:
     log = _stderr_logger(args.quiet)
     # Check every output before reading data or training: a typo should cost nothing.
+    check_distinct_paths(
+        [("--json output", args.json), ("model", args.save_model), ("plot", args.plot)], [("data file", args.data)]
+    )
     if args.json not in (None, "-"):
         check_writable(args.json, "--json output")
     if args.save_model is not None:
@@ -231,21 +235,24 @@ def _run_fit(args: argparse.Namespace) -> int:
     summary["warnings"] = [str(warning.message) for warning in caught]
     for message in summary["warnings"]:
         print(f"{args.prog}: warning: {message}", file=sys.stderr)
-    if args.json == "-":
-        print(json.dumps(summary, indent=2))
-    else:
-        _print_fit(summary)
-    if args.json not in (None, "-"):
-        text = json.dumps(summary, indent=2) + "\n"
-        write_atomic(args.json, lambda handle: handle.write(text.encode()))
-        log(f"wrote {args.json}")
+    # Every output is made and checked before the first is written: a failed run writes nothing.
+    text = json_text(summary)
+    model_json = None
     if args.save_model is not None:
         training = {"data": str(data.path), "rows": data.n_rows, "max_iterations": args.iterations}
         training.update(
             {key: summary[key] for key in ("method", "solver", "center", "scale", "converged", "coef_error")}
         )
-        model = LinearModel.from_result(result, data.feature_names, data.target_name, **training)
-        save_model(args.save_model, model)
+        model_json = model_text(LinearModel.from_result(result, data.feature_names, data.target_name, **training))
+    if args.json == "-":
+        print(text, end="")
+    else:
+        _print_fit(summary)
+    if args.json not in (None, "-"):
+        write_atomic(args.json, lambda handle: handle.write(text.encode()))
+        log(f"wrote {args.json}")
+    if model_json is not None:
+        write_atomic(args.save_model, lambda handle: handle.write(model_json.encode("utf-8")))
         log(f"wrote model {args.save_model}")
     if args.plot is not None:
         from .plotting import save_plots
@@ -274,6 +281,7 @@ def _run_predict(args: argparse.Namespace) -> int:
         if not args.out.lower().endswith((".csv", ".npy", ".txt")):
             raise DataError(f"--out {args.out}: use a .csv (or .txt) or .npy file name")
         check_writable(args.out, "--out")
+        check_distinct_paths([("--out", args.out)], [("model", args.model), ("data file", args.data)])
     model = load_model(args.model)
     data = load_features(args.data, model.feature_names, reader=args.reader, log=log)
     predictions = model.predict(data.X, backend=args.backend)

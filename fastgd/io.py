@@ -27,7 +27,11 @@ pickles::
 Floats are written with ``repr``, so coefficients round-trip exactly.
 Every output is written to a temporary file in the destination's directory
 and renamed over it (:func:`write_atomic`), so an interrupted write never
-leaves a half-written file behind.
+leaves a half-written file behind; a symbolic link is followed (its target
+is replaced, the link stays), and a destination that is not a regular file
+(a terminal, ``/dev/null``, a FIFO) is written to directly, never replaced.
+:func:`check_distinct_paths` refuses an output that is one of the run's
+inputs or another of its outputs before anything is read or written.
 """
 
 from __future__ import annotations
@@ -579,11 +583,56 @@ def check_writable(path: str | os.PathLike, what: str = "output") -> Path:
     return path
 
 
+def _same_file(first: Path, second: Path) -> bool:
+    """Whether two paths name one file: the same resolved path, or (both existing) the same inode."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
+
+
+def check_distinct_paths(outputs: Sequence[tuple[str, Any]], inputs: Sequence[tuple[str, Any]]) -> None:
+    """Refuse an output that is one of the inputs, or the same file as another output.
+
+    ``outputs`` and ``inputs`` are ``(what, path)`` pairs (``what`` names the
+    option in the message); ``None`` paths and ``-`` (standard output) are
+    left out. Symbolic links, ``..`` and hard links are seen through.
+
+    Raises
+    ------
+    DataError
+        Naming both options and what to do instead.
+    """
+    outputs = [(what, Path(path)) for what, path in outputs if path not in (None, "-")]
+    for index, (what, path) in enumerate(outputs):
+        if path.exists() and not path.is_file() and not path.is_symlink():
+            continue  # a device or FIFO: written through, so several outputs may share it (/dev/null)
+        for input_what, input_path in inputs:
+            if input_path is not None and _same_file(path, Path(input_path)):
+                raise DataError(
+                    f"{what} {path} is the same file as the {input_what} {input_path}: writing it would destroy "
+                    "the input; choose another output file name"
+                )
+        for other_what, other in outputs[index + 1 :]:
+            if _same_file(path, other):
+                raise DataError(
+                    f"{what} {path} and {other_what} {other} are the same file: one would overwrite the other; "
+                    "give them different names"
+                )
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file through ``write(binary_file)`` into a temporary file, then rename it over ``path``.
 
     Readers see either the old file or the complete new one, never a partial
-    write; on any error the old file is left as it was.
+    write; on any error the old file is left as it was and the temporary file
+    is removed. A symbolic link is followed: its target gets the new contents
+    and the link stays a link. A destination that exists and is not a regular
+    file (a character device such as ``/dev/null`` or ``/dev/stdout``, a FIFO)
+    is opened and written to directly, since renaming over it would replace
+    the device with a plain file.
 
     Examples
     --------
@@ -593,7 +642,11 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     >>> target.read_text()
     'hello'
     """
-    path = check_writable(path)
+    path = check_writable(Path(os.path.realpath(path)))
+    if path.exists() and not path.is_file():
+        with open(path, "wb") as stream:
+            write(stream)
+        return path
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
@@ -653,7 +706,7 @@ class LinearModel:
             "stop_reason": result.stop_reason,
             "converged": bool(result.converged),
             "coef_error": float(result.coef_error) if math.isfinite(result.coef_error) else None,
-            "final_loss": float(result.final_loss),
+            "final_loss": float(result.final_loss) if math.isfinite(result.final_loss) else None,
             "backend": result.backend,
             "seconds": round(float(result.seconds), 6),
             **training,
@@ -692,8 +745,39 @@ def save_model(path: str | os.PathLike, model: LinearModel) -> Path:
     >>> load_model(path).coef.tolist()
     [0.1]
     """
-    text = json.dumps(model.to_dict(), indent=2, allow_nan=False) + "\n"
+    text = model_text(model)
     return write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def model_text(model: LinearModel) -> str:
+    """The JSON document :func:`save_model` writes, checked first: a model that could not be read back is refused.
+
+    Raises
+    ------
+    DataError
+        A coefficient or the intercept is not a finite number (the run diverged).
+    """
+    if not (np.isfinite(model.coef).all() and math.isfinite(model.intercept)):
+        raise DataError(
+            "the model has non-finite coefficients (the run diverged) and is not saved; "
+            "use a smaller --lr, or leave --lr at auto"
+        )
+    return json.dumps(model.to_dict(), indent=2, allow_nan=False) + "\n"
+
+
+def json_text(document: Any) -> str:
+    """``document`` as JSON text that any reader accepts: NaN and infinities become ``null``."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {key: clean(item) for key, item in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(item) for item in value]
+        return value
+
+    return json.dumps(clean(document), indent=2, allow_nan=False) + "\n"
 
 
 def _finite_number(value: Any) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -263,6 +265,74 @@ def test_divergence_exits_1_and_leaves_existing_outputs_alone(files, tmp_path):
     assert_bad_input(completed, "training diverged", "Try --lr auto", code=1)
     assert previous.read_text() == '{"old": true}\n'
     assert [path.name for path in tmp_path.iterdir()] == ["result.json"]  # no temporary file left behind
+
+
+@pytest.fixture
+def own_copy(files, tmp_path):
+    """A private copy of the CSV data and a model fitted on it, with their bytes."""
+    data = tmp_path / "data.csv"
+    data.write_bytes((files / "data.csv").read_bytes())
+    model = tmp_path / "model.json"
+    assert run_cli("fit", data, "--target", "price", "--save-model", model, "-q").returncode == 0
+    return data, model
+
+
+@pytest.mark.parametrize(
+    ("arguments", "fragments"),
+    [
+        (("fit", "{data}", "--target", "price", "--save-model", "{data}"), ("model", "same file as the data file")),
+        (("fit", "{data}", "--target", "price", "--json", "{data}"), ("--json output", "destroy the input")),
+        (("fit", "{data}", "--target", "price", "--json", "{dir}/out.json", "--save-model", "{dir}/../{name}/out.json"),
+         ("same file", "different names")),
+        (("predict", "{model}", "{data}", "--out", "{data}"), ("--out", "same file as the data file")),
+        (("predict", "{model}", "{data}", "--out", "{link}"), ("--out", "same file as the data file")),
+        (("predict", "{model}", "{data}", "--out", "{hardlink}"), ("--out", "same file as the data file")),
+    ],
+)  # fmt: skip
+def test_an_output_that_is_an_input_or_another_output_is_refused(own_copy, tmp_path, arguments, fragments):
+    data, model = own_copy
+    (tmp_path / "link.csv").symlink_to(data)
+    hardlink = tmp_path / "hard.csv"
+    hardlink.hardlink_to(data)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    names = {"data": data, "model": model, "link": tmp_path / "link.csv", "hardlink": hardlink}
+    names.update({"dir": tmp_path, "name": tmp_path.name})
+    completed = run_cli(*(argument.format(**names) for argument in arguments))
+    assert_bad_input(completed, *fragments)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # nothing touched, nothing new
+
+
+def test_outputs_write_through_symlinks_and_fifos(own_copy, tmp_path):
+    import threading
+
+    data, model = own_copy
+    target = tmp_path / "real.csv"
+    (tmp_path / "link.csv").symlink_to(target)
+    assert run_cli("predict", model, data, "--out", tmp_path / "link.csv", "-q").returncode == 0
+    assert (tmp_path / "link.csv").is_symlink()  # the link stays a link...
+    assert target.read_text().startswith("predicted_price\n")  # ...and its target got the predictions
+
+    fifo = tmp_path / "results.fifo"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    completed = run_cli("fit", data, "--target", "price", "--json", fifo, "-q")
+    reader.join(timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(received[0])["rows"] == 300
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still a FIFO, not replaced by a regular file
+
+
+def test_json_and_model_texts_refuse_or_clean_non_finite_values():
+    from fastgd.io import json_text, model_text
+
+    assert json.loads(json_text({"final_loss": float("inf"), "losses": [1.0, float("nan")]})) == {
+        "final_loss": None,
+        "losses": [1.0, None],
+    }
+    with pytest.raises(DataError, match="non-finite coefficients"):
+        model_text(LinearModel(["a"], [float("inf")], 0.0))
 
 
 def test_bad_models_exit_2(files, tmp_path):
