@@ -781,29 +781,67 @@ def json_text(document: Any) -> str:
 
 
 def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that is a finite float64 (``true``/``false`` are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond float64's range
+        return False
+
+
+# Limits for reading a model file: far beyond any model fastgd writes, small enough that a tampered
+# file gets one clear error instead of exhausting memory or the interpreter's recursion limit.
+MODEL_MAX_BYTES = 256 << 20
+MODEL_MAX_NUMBER_CHARACTERS = 64
+MODEL_MAX_DEPTH = 32
+
+
+def _bounded_number(text: str) -> float | int:
+    if len(text) > MODEL_MAX_NUMBER_CHARACTERS:
+        raise DataError(f"a number of {len(text):,} characters (at most {MODEL_MAX_NUMBER_CHARACTERS} are read)")
+    return float(text) if any(mark in text for mark in ".eE") else int(text)
+
+
+def _nesting_depth(text: str) -> int:
+    """How deeply JSON arrays and objects nest in ``text`` (brackets inside strings are skipped)."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif mark in "]}":
+            depth -= 1
+    return deepest
 
 
 def load_model(path: str | os.PathLike) -> LinearModel:
-    """Read a model written by :func:`save_model`, checking its format and version.
+    """Read a model written by :func:`save_model`, checking its format, version and every value.
 
     Raises
     ------
     DataError
-        Not a fastgd model, a format version this fastgd does not know, or
-        inconsistent contents.
+        Not a fastgd model, a format version this fastgd does not know, a value of the wrong type
+        (``true`` is not a number), a non-finite or out-of-range number, nesting or numbers beyond
+        the limits above, or inconsistent contents.
     """
     path = _existing(path)
+    if path.stat().st_size > MODEL_MAX_BYTES:
+        raise DataError(f"{path}: not a fastgd model file (larger than {MODEL_MAX_BYTES >> 20} MB)")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{path}: not a fastgd model file (invalid JSON: {error})") from None
+        text = path.read_text(encoding="utf-8")
+        if _nesting_depth(text) > MODEL_MAX_DEPTH:
+            raise DataError(f"arrays or objects nested deeper than {MODEL_MAX_DEPTH} levels")
+        document = json.loads(text, parse_float=_bounded_number, parse_int=_bounded_number)
+    except (UnicodeDecodeError, json.JSONDecodeError, DataError) as error:
+        raise DataError(f"{path}: not a fastgd model file ({error})") from None
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:
         raise DataError(f'{path}: not a fastgd model file (expected "format": "{MODEL_FORMAT}")')
     version = document.get("format_version")
-    if version != MODEL_FORMAT_VERSION:
+    if type(version) is not int or version != MODEL_FORMAT_VERSION:
         raise DataError(
-            f"{path}: model format version {version!r}, but this fastgd reads version {MODEL_FORMAT_VERSION}; "
+            f"{path}: model format version {json.dumps(version)}, but this fastgd reads version {MODEL_FORMAT_VERSION}; "
             "use the fastgd version that wrote it, or refit"
         )
     names, coef, intercept = document.get("feature_names"), document.get("coef"), document.get("intercept")
@@ -815,5 +853,10 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         raise DataError(f"{path}: {len(names)} feature names but {len(coef)} coefficients; the file is inconsistent")
     if not _finite_number(intercept):
         raise DataError(f'{path}: "intercept" must be a finite number')
-    training = document.get("training") or {}
-    return LinearModel(names, coef, intercept, document.get("target_name"), dict(training))
+    target_name = document.get("target_name")
+    if target_name is not None and not isinstance(target_name, str):
+        raise DataError(f'{path}: "target_name" must be a string or null')
+    training = document.get("training")
+    if training is not None and not isinstance(training, dict):
+        raise DataError(f'{path}: "training" must be an object or null')
+    return LinearModel(names, [float(value) for value in coef], float(intercept), target_name, dict(training or {}))

@@ -358,6 +358,37 @@ def test_bad_models_exit_2(files, tmp_path):
         load_model(tmp_path / "future.json")
 
 
+GOOD_MODEL = LinearModel(["height", "width"], [1.0, 2.0], 0.5).to_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (json.dumps({**GOOD_MODEL, "training": "fitted"}), '"training" must be an object'),
+        (json.dumps({**GOOD_MODEL, "coef": [10**400, 1.0]}), "a number of 401 characters"),
+        (json.dumps({**GOOD_MODEL, "coef": [1e308 * 10, 1.0]}).replace("Infinity", "1e999"), '"coef" must be a list of finite'),
+        (json.dumps({**GOOD_MODEL, "coef": [True, 1.0]}), '"coef" must be a list of finite'),
+        (json.dumps({**GOOD_MODEL, "intercept": False}), '"intercept" must be a finite number'),
+        (json.dumps({**GOOD_MODEL, "format_version": True}), "model format version true"),
+        (json.dumps({**GOOD_MODEL, "target_name": 3}), '"target_name" must be a string'),
+        (json.dumps({**GOOD_MODEL, "x": "[" * 100_000}), None),  # brackets inside a string are text: accepted
+        ('{"format": "fastgd-linear-model", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested deeper than 32"),
+        (json.dumps(GOOD_MODEL).replace('"intercept": 0.5', '"intercept": ' + "7" * 5000), "5,000 characters"),
+    ],
+    ids=["training-string", "huge-integer", "overflowing-float", "bool-coef", "bool-intercept", "bool-version",
+         "numeric-target-name", "brackets-in-a-string", "deep-nesting", "5000-digits"],
+)  # fmt: skip
+def test_a_tampered_model_is_one_line_and_exit_2(files, tmp_path, text, fragment):
+    model = tmp_path / "model.json"
+    model.write_text(text)
+    completed = run_cli("predict", model, files / "data.csv")
+    if fragment is None:
+        assert completed.returncode == 0, completed.stderr
+        return
+    assert_bad_input(completed, fragment)
+    assert len(completed.stderr.strip().splitlines()) == 1, completed.stderr
+
+
 # ------------------------------------------------------- demo and bench --
 
 
