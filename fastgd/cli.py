@@ -215,6 +215,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         "scale": args.scale,
         "backend": args.backend,
         "n_threads": args.threads,
+        "progress": False,  # the command's own bar (below) is the one bar of the run
     }
     features = None if args.features is None else [name for name in args.features.split(",") if name.strip()]
     data = load_training_data(args.data, args.target, features, reader=args.reader, log=log)

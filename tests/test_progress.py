@@ -144,3 +144,30 @@ def test_the_cli_draws_a_bar_on_a_terminal_and_not_into_a_pipe(tmp_path):
     piped = run_fit_with_stderr(tmp_path, subprocess.PIPE)
     assert piped.returncode == 0
     assert "%|" not in piped.stderr.decode() and "read 30 rows" in piped.stderr.decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_the_cli_draws_one_bar_on_data_large_enough_for_trains_own(tmp_path):
+    # 20,000 rows x 2 features x 60,000 iterations is above the size where fastgd.train shows a bar
+    # by itself on the data solver (AUTO_PROGRESS_ELEMENT_PASSES): the command's bar must be the only one.
+    from fastgd.training import AUTO_PROGRESS_ELEMENT_PASSES
+
+    rows, iterations = 20_000, 60_000
+    assert rows * 2 * iterations >= AUTO_PROGRESS_ELEMENT_PASSES
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((rows, 3))
+    data = tmp_path / "wide.csv"
+    np.savetxt(data, table, delimiter=",", header="a,b,y", comments="")
+    parent, child = os.openpty()
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "fastgd", "fit", data, "--target", "y", "--lr", "1e-6", "--solver", "data", "--iterations", str(iterations)],
+            stdout=subprocess.PIPE, stderr=child, timeout=300,
+        )  # fmt: skip
+    finally:
+        os.close(child)
+    terminal = read_all(parent).decode(errors="replace")
+    os.close(parent)
+    assert completed.returncode == 0, terminal
+    assert "fit: 100%" in terminal
+    assert "training:" not in terminal, terminal
