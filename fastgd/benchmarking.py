@@ -344,6 +344,14 @@ def train_callable(X: np.ndarray, y: np.ndarray, backend: str, iterations: int) 
     return train
 
 
+def normal_equations(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """The least-squares peer a numpy user writes: centred ``X.T @ X`` through BLAS, then one solve."""
+    mean_x, mean_y = X.mean(axis=0), y.mean()
+    centred = X - mean_x
+    w = np.linalg.solve(centred.T @ centred, centred.T @ (y - mean_y))
+    return w, float(mean_y - mean_x @ w)
+
+
 def jax_descent_callable(X: np.ndarray, y: np.ndarray, iterations: int, lr: float) -> Callable[[], object]:
     """The peer of fastgd's compiled loop: ``iterations`` GD steps as ``jax.jit`` of a ``lax.fori_loop``.
 

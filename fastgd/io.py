@@ -706,7 +706,7 @@ class LinearModel:
             "stop_reason": result.stop_reason,
             "converged": bool(result.converged),
             "coef_error": float(result.coef_error) if math.isfinite(result.coef_error) else None,
-            "final_loss": float(result.final_loss) if math.isfinite(result.final_loss) else None,
+            "final_loss": float(result.final_loss),
             "backend": result.backend,
             "seconds": round(float(result.seconds), 6),
             **training,
@@ -762,7 +762,7 @@ def model_text(model: LinearModel) -> str:
             "the model has non-finite coefficients (the run diverged) and is not saved; "
             "use a smaller --lr, or leave --lr at auto"
         )
-    return json.dumps(model.to_dict(), indent=2, allow_nan=False) + "\n"
+    return json_text(model.to_dict())  # a diverged run's final loss is written as null
 
 
 def json_text(document: Any) -> str:
@@ -797,10 +797,15 @@ MODEL_MAX_NUMBER_CHARACTERS = 64
 MODEL_MAX_DEPTH = 32
 
 
-def _bounded_number(text: str) -> float | int:
-    if len(text) > MODEL_MAX_NUMBER_CHARACTERS:
-        raise DataError(f"a number of {len(text):,} characters (at most {MODEL_MAX_NUMBER_CHARACTERS} are read)")
-    return float(text) if any(mark in text for mark in ".eE") else int(text)
+def _bounded(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``convert`` for JSON numbers, refusing any longer than ``MODEL_MAX_NUMBER_CHARACTERS``."""
+
+    def parse(text: str) -> Any:
+        if len(text) > MODEL_MAX_NUMBER_CHARACTERS:
+            raise DataError(f"a number of {len(text):,} characters (at most {MODEL_MAX_NUMBER_CHARACTERS} are read)")
+        return convert(text)
+
+    return parse
 
 
 def _nesting_depth(text: str) -> int:
@@ -833,7 +838,7 @@ def load_model(path: str | os.PathLike) -> LinearModel:
         text = path.read_text(encoding="utf-8")
         if _nesting_depth(text) > MODEL_MAX_DEPTH:
             raise DataError(f"arrays or objects nested deeper than {MODEL_MAX_DEPTH} levels")
-        document = json.loads(text, parse_float=_bounded_number, parse_int=_bounded_number)
+        document = json.loads(text, parse_float=_bounded(float), parse_int=_bounded(int))
     except (UnicodeDecodeError, json.JSONDecodeError, DataError) as error:
         raise DataError(f"{path}: not a fastgd model file ({error})") from None
     if not isinstance(document, dict) or document.get("format") != MODEL_FORMAT:

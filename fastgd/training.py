@@ -204,9 +204,10 @@ def train(
     threshold = validation.check_loss_threshold(loss_threshold)
     tol_value = check_tol(tol)
     callback_every = max(1, validation.check_count(callback_every, "callback_every"))
-    # Without weights every row enters the statistics pass, so a NaN or an
-    # infinity in X or y makes them non-finite: the search for it (one more
-    # read of the data, as long as the pass itself) runs only then.
+    # Without weights every row enters the setup pass, so a NaN or an infinity
+    # in X or y makes the statistics non-finite: _prepare_in_memory searches
+    # for it (one more read of the data) only then, or before a pass that
+    # would not show it. Zero weights could hide one: weighted data is checked here.
     data = prepare_data(X, y, sample_weight, check_values=sample_weight is not None)
     one_dimensional = data.X.ndim == 1
     n_features = 1 if one_dimensional else data.X.shape[1]
@@ -214,8 +215,6 @@ def train(
         method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
         n_features=n_features,
     )  # fmt: skip
-    if sample_weight is None and not _has_statistics(options.solver, n_features):
-        validation.check_data_values(data)
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
     if not fit_intercept and b_start != 0.0:
         raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
@@ -269,13 +268,15 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
     n_features = n_features_of(data.X)
     runner = backends.get(backend)
     statistics = None
-    if _has_statistics(options.solver, n_features):
+    if options.solver == "gram" or n_features <= STATISTICS_MAX_FEATURES:
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite statistics are looked into below
             statistics = runner.statistics(data)
         if not statistics.is_finite():
             validation.check_data_values(data)  # names the NaN or infinity; else the squares overflowed
         moments = Moments.from_statistics(statistics)
     else:
+        if data.sample_weight is None:
+            validation.check_data_values(data)  # prepare_data left it to this pass (see train)
         moments = gram.column_moments(data)
     power_passes = [0]
 
@@ -300,11 +301,6 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
         epochs = Epochs(data_pass, data_pass._replace(target_factor=0.0), runner, 1, backend, "data")
     epochs.setup_passes = 1 + power_passes[0]
     return plan, epochs
-
-
-def _has_statistics(solver: str, n_features: int) -> bool:
-    """Whether the setup of an in-memory run is the sufficient-statistics pass."""
-    return solver == "gram" or n_features <= STATISTICS_MAX_FEATURES
 
 
 def _parametrised(data: DataPass, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> DataPass:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fastgd import benchmarking
+from fastgd import benchmarking, datasets
 
 # name: keyword arguments of fastgd.train (None for the other contenders)
 FASTGD = {
@@ -57,13 +57,6 @@ def mse(X, y, w, b) -> float:
 def lstsq(X, y) -> tuple[np.ndarray, float]:
     solution = np.linalg.lstsq(np.column_stack([X, np.ones(len(y))]), y, rcond=None)[0]
     return solution[:-1], float(solution[-1])
-
-
-def standardised_error(X, y, w, b, w_ref, b_ref) -> float:
-    """Largest |w_j - w*_j| * std(x_j) / std(y), the intercept's at the feature means included."""
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    dw = np.asarray(w) - w_ref
-    return float(max(np.max(np.abs(dw) * std), abs(b - b_ref + mean @ dw)) / y.std())
 
 
 def run_one(name: str, rows: int, features: int, max_passes: int) -> dict:
@@ -99,10 +92,7 @@ def run_one(name: str, rows: int, features: int, max_passes: int) -> dict:
         seconds = time.perf_counter() - start
     elif name == "numpy normal equations":
         start = time.perf_counter()
-        mean_x, mean_y = X.mean(axis=0), y.mean()
-        centred = X - mean_x
-        w = np.linalg.solve(centred.T @ centred, centred.T @ (y - mean_y))
-        b = float(mean_y - mean_x @ w)
+        w, b = benchmarking.normal_equations(X, y)
         seconds = time.perf_counter() - start
     else:
         from sklearn.linear_model import LinearRegression, SGDRegressor
@@ -129,7 +119,7 @@ def run_one(name: str, rows: int, features: int, max_passes: int) -> dict:
         "name": name,
         "seconds": seconds,
         "loss_gap": (mse(X, y, w, b) - optimum) / optimum,
-        "coef_error": standardised_error(X, y, w, b, *reference),
+        "coef_error": datasets.standardised_error(X, y, w, b, *reference),
         "passes": passes,
         "note": note,
     }

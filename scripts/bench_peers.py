@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 
-from fastgd import benchmarking
+from fastgd import benchmarking, datasets
 
 EXACT = [
     "read-once pass (floor)",
@@ -81,12 +81,6 @@ def versions() -> str:
         except importlib.metadata.PackageNotFoundError:
             found.append(f"{distribution} not installed")
     return ", ".join(found)
-
-
-def standardised_error(X, y, w, b, w_ref, b_ref) -> float:
-    mean, std = X.mean(axis=0), X.std(axis=0)
-    dw = np.asarray(w, dtype=np.float64) - w_ref
-    return float(max(np.max(np.abs(dw) * std), abs(b - b_ref + mean @ dw)) / y.std())
 
 
 def timed(function) -> float:
@@ -143,10 +137,7 @@ def run_exact(name: str, rows: int, features: int) -> dict:
     elif name == "numpy normal equations":
 
         def fit():
-            mean_x, mean_y = X.mean(axis=0), y.mean()
-            centred = X - mean_x
-            w = np.linalg.solve(centred.T @ centred, centred.T @ (y - mean_y))
-            keep(w, mean_y - mean_x @ w)
+            keep(*benchmarking.normal_equations(X, y))
     elif name == "sklearn LinearRegression":
         from sklearn.linear_model import LinearRegression
 
@@ -163,9 +154,7 @@ def run_exact(name: str, rows: int, features: int) -> dict:
             keep(model.coef_, model.intercept_)
 
     seconds = timed(fit)
-    design = np.column_stack([X, np.ones(rows)])
-    reference = np.linalg.lstsq(design, y, rcond=None)[0]
-    error = standardised_error(X, y, answer["w"], answer["b"], reference[:-1], reference[-1])
+    error = datasets.standardised_error(X, y, answer["w"], answer["b"], *datasets.least_squares(X, y))
     return {"seconds": seconds, "error": error, "passes": answer.get("passes")}
 
 

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from fastgd.benchmarking import ThreadSetting, generate_convergence_data
+from fastgd.benchmarking import ThreadSetting, generate_convergence_data, normal_equations
 
 from ._parameters import THREADS
 
@@ -52,14 +52,6 @@ PEER_MODULES = {
 def _lstsq(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     design = np.column_stack([X, np.ones(X.shape[0])])
     return np.linalg.lstsq(design, y, rcond=None)[0]
-
-
-def _normal_equations(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Centred normal equations: X.T @ X through BLAS, then one small solve (what a numpy user writes)."""
-    mean_x, mean_y = X.mean(axis=0), y.mean()
-    centred = X - mean_x
-    w = np.linalg.solve(centred.T @ centred, centred.T @ (y - mean_y))
-    return w, float(mean_y - mean_x @ w)
 
 
 class _ConvergenceProblem:
@@ -108,7 +100,7 @@ class TimeToOptimum(_ConvergenceProblem):
         elif solver == "numpy lstsq":
             _lstsq(self.X, self.y)
         elif solver == "numpy normal equations":
-            _normal_equations(self.X, self.y)
+            normal_equations(self.X, self.y)
         elif solver == "sklearn LinearRegression":
             from sklearn.linear_model import LinearRegression
 
