@@ -41,6 +41,17 @@ CACHE_LINE_BYTES: int = 64
 PARALLEL_MIN_ELEMENTS: int = 1 << 17
 
 
+def parallel_for(n_elements: int) -> bool | None:
+    """The ``parallel`` argument of :func:`fastgd.kernels.fused_loss_and_gradients` for data of ``n_elements`` (rows x features).
+
+    ``True`` runs the chunks on numba's threads, ``None`` one after the other:
+    below :data:`PARALLEL_MIN_ELEMENTS` waking the threads costs more than the
+    epoch. The two are different types, so only the driver in use compiles
+    (each takes seconds).
+    """
+    return True if n_elements >= PARALLEL_MIN_ELEMENTS else None
+
+
 def chunk_rows_for(n_features: int) -> int:
     """Rows per reduction chunk for data with ``n_features`` columns."""
     return max(MIN_CHUNK_ROWS, CHUNK_ELEMENTS // max(1, n_features))

@@ -16,14 +16,18 @@ home directory) fastgd compiles without a cache and says so once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
+import time
 import types
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numba
+from numba.core import event
 
 from ._config import JIT_OPTIONS
 
@@ -99,3 +103,34 @@ def jit(function=None, *, parallel: bool = False, name: str | None = None):
         return numba.njit(parallel=parallel, **OPTIONS)(stamped)
 
     return decorate if function is None else decorate(function)
+
+
+class _CompileListener(event.Listener):
+    """Calls back at the start and end of each outermost compilation (nested ones are part of it)."""
+
+    def __init__(self, started: Callable[[], None], finished: Callable[[float], None]) -> None:
+        self.started, self.finished = started, finished
+        self.depth = 0
+        self.since = 0.0
+
+    def on_start(self, details: event.Event) -> None:
+        self.depth += 1
+        if self.depth == 1:
+            self.since = time.perf_counter()
+            self.started()
+
+    def on_end(self, details: event.Event) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.finished(time.perf_counter() - self.since)
+
+
+@contextlib.contextmanager
+def watch_compiling(started: Callable[[], None], finished: Callable[[float], None]) -> Iterator[None]:
+    """Inside the block, call ``started()`` when numba starts compiling and ``finished(seconds)`` when it is done.
+
+    Through numba's event API (``numba:compile`` events), which fire only for
+    real compilation, never for a function loaded from the on-disk cache.
+    """
+    with event.install_listener("numba:compile", _CompileListener(started, finished)):
+        yield

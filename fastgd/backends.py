@@ -62,16 +62,36 @@ def _kernel_predict(X: np.ndarray, w: NDArray[np.float64], b: float) -> NDArray[
 BACKEND_TABLE: dict[str, Backend] = {
     "numpy": Backend("numpy", loop.descent_loop, loop.evaluate, _reference_statistics, _reference_predict),
     "numba": Backend(
-        "numba", loop.descent_loop_compiled, loop.evaluate_compiled, gram.kernel_statistics, _kernel_predict
+        "numba", loop.descent_loop_compiled, loop.evaluate_kernels, gram.kernel_statistics, _kernel_predict
     ),
 }
 assert tuple(sorted(BACKEND_TABLE)) == tuple(sorted(BACKENDS))
 
 
+def _one_at_a_time(function: Callable) -> Callable:
+    """``function`` holding numba's threading-layer lock (:func:`fastgd.kernels.layer_lock`) while it runs."""
+
+    def locked(*args):
+        with kernels.layer_lock():
+            return function(*args)
+
+    locked.__name__ = locked.__qualname__ = function.__name__
+    return locked
+
+
 def get(name: str) -> Backend:
-    """The backend called ``name``, ready to run (a ValueError naming the choices otherwise)."""
+    """The backend called ``name``, ready to run (a ValueError naming the choices otherwise).
+
+    Under numba's ``workqueue`` threading layer the numba backend's functions
+    take a process-wide lock, so Python threads training at once wait for one
+    another instead of crashing the process.
+    """
     if not isinstance(name, str) or name not in BACKEND_TABLE:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    backend = BACKEND_TABLE[name]
     if name == "numba":
         kernels.start_threading_layer()
-    return BACKEND_TABLE[name]
+        if kernels.calls_one_at_a_time():
+            fields = ("loop", "evaluate", "statistics", "predict")
+            backend = Backend(name, *(_one_at_a_time(getattr(backend, field)) for field in fields))
+    return backend

@@ -68,6 +68,37 @@ TINY_FEATURES: tuple[int, ...] = (1, 8)
 # Skipped: above this many elements (10^7 x 64) X alone is 5.1 GB and one reference epoch takes seconds.
 MAX_ELEMENTS = 10**8
 
+# The first training call of each of these, in a fresh interpreter, is what the compile benchmarks time
+# (scripts/time_compile.py, asv's compile module): name -> (code making X from `rng`, train's keywords).
+# They are what real data brings: C or Fortran order (DataFrame.to_numpy()), weights, float32, one
+# feature, the data-pass solver (train's default) and the statistics solver (GDRegressor's and the
+# command line's), 1,000 rows (serial kernels) and 200,000 (parallel kernels, the statistics kernel).
+COMPILE_VARIANTS: dict[str, tuple[str, str]] = {
+    "C": ("rng.standard_normal((1000, 8))", ""),
+    "C gram": ("rng.standard_normal((1000, 8))", "solver='gram', method='cg'"),
+    "F": ("np.asfortranarray(rng.standard_normal((1000, 8)))", ""),
+    "F gram": ("np.asfortranarray(rng.standard_normal((1000, 8)))", "solver='gram', method='cg'"),
+    "C weights": ("rng.standard_normal((1000, 8))", "sample_weight=np.ones(1000)"),
+    "C large": ("rng.standard_normal((200_000, 8))", ""),
+    "C large gram": ("rng.standard_normal((200_000, 8))", "solver='gram', method='cg'"),
+    "F large gram": ("np.asfortranarray(rng.standard_normal((200_000, 8)))", "solver='gram', method='cg'"),
+    "float32": ("rng.standard_normal((1000, 8)).astype(np.float32)", ""),
+    "1-D": ("rng.standard_normal(1000)", ""),
+}
+TINY_COMPILE_VARIANTS: tuple[str, ...] = ("C", "1-D")
+
+
+def first_call_code(variant: str) -> tuple[str, str]:
+    """``(setup, statement)``: make ``variant``'s data, then its first (timed) ``fastgd.train`` call of 5 iterations."""
+    data, options = COMPILE_VARIANTS[variant]
+    setup = (
+        "import warnings\nimport numpy as np\nimport fastgd\n"
+        "warnings.simplefilter('ignore', fastgd.ConvergenceWarning)  # five iterations are the point\n"
+        f"rng = np.random.default_rng(0)\nX = {data}\n"
+        "y = (X if X.ndim == 1 else X.sum(axis=1)) + 1.0 + rng.standard_normal(len(X))  # noisy, as real targets\n"
+    )
+    return setup, f"fastgd.train(X, y, iterations=5, {options})"
+
 
 def grid(preset: str = "full") -> list[tuple[int, int, str]]:
     """Every ``(rows, features, dtype)`` of ``preset`` within :data:`MAX_ELEMENTS`."""

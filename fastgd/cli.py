@@ -18,6 +18,8 @@ Conventions:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import csv
 import importlib.util
 import io
 import os
@@ -32,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import demo
+from ._jit import watch_compiling
 from ._version import __version__
 from .errors import advice_syntax
 from .io import (
@@ -54,11 +57,13 @@ EXIT_OK = 0
 EXIT_DIVERGED = 1
 EXIT_BAD_INPUT = 2
 
-COMMANDS = ("demo", "fit", "predict", "bench")
+COMMANDS = ("demo", "fit", "predict", "bench", "compile")
 
 DATA_HELP = """\
 data files:
-  .csv      a header line of column names, then comma-separated numbers
+  .csv      a header line of column names, then numbers separated by
+            commas (or ; or tabs: found from the header, or --sep; UTF-8
+            text unless --encoding says otherwise)
             (read with pyarrow, else pandas, else numpy; see --reader)
   .npy      a 2-D array: columns are named by index, so --target 3 or -1;
             or a 1-D structured array: columns are its field names
@@ -75,6 +80,39 @@ def _stderr_logger(quiet: bool) -> Callable[[str], None]:
             print(message, file=sys.stderr, flush=True)
 
     return log
+
+
+def _layout_words(X: np.ndarray) -> str:
+    if X.ndim == 1 or X.shape[1] == 1:
+        return "one-feature"
+    if X.flags.c_contiguous:
+        return "C-order"
+    return "Fortran-order" if X.flags.f_contiguous else "strided"
+
+
+def _compile_notice(X: np.ndarray, quiet: bool, bar: ProgressBar | None = None) -> contextlib.AbstractContextManager:
+    """Say once on stderr when numba starts compiling for ``X``'s kind of data; keep ``bar``'s clock off the wait."""
+    said = []
+
+    def started() -> None:
+        if not said and not quiet:
+            said.append(True)
+            message = f"compiling kernels for {X.dtype} {_layout_words(X)} data (first run only)..."
+            bar.note(message) if bar is not None else print(message, file=sys.stderr, flush=True)
+
+    def finished(seconds: float) -> None:
+        if bar is not None:
+            bar.exclude_pause()
+
+    return watch_compiling(started, finished)
+
+
+def _separator(text: str) -> str:
+    """``--sep``: one character; ``tab`` and ``\\t`` mean a tab."""
+    text = "\t" if text in ("tab", "\\t") else text
+    if len(text) != 1:
+        raise argparse.ArgumentTypeError(f"expected one character (or 'tab'), got {text!r}")
+    return text
 
 
 def _require_matplotlib(option: str) -> None:
@@ -218,7 +256,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         "progress": False,  # the command's own bar (below) is the one bar of the run
     }
     features = None if args.features is None else [name for name in args.features.split(",") if name.strip()]
-    data = load_training_data(args.data, args.target, features, reader=args.reader, log=log)
+    data = load_training_data(
+        args.data, args.target, features, reader=args.reader, log=log, sep=args.sep, encoding=args.encoding
+    )
 
     with ProgressBar(args.iterations, enabled=False if args.quiet else None, description="fit") as bar:
         if bar.enabled:
@@ -226,7 +266,8 @@ def _run_fit(args: argparse.Namespace) -> int:
         try:
             with advice_syntax("cli"), warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = train(data.X, data.y, **options)
+                with _compile_notice(data.X, args.quiet, bar):
+                    result = train(data.X, data.y, **options)
         except DivergenceError:
             raise
         except (TypeError, ValueError) as error:
@@ -259,7 +300,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         from .plotting import save_plots
 
         one_feature = (data.X[:, 0], data.y) if data.X.shape[1] == 1 else None
-        save_plots(args.plot, {"loss": result}, one_feature)
+        save_plots(args.plot, {"loss": result}, one_feature, labels=(data.feature_names[0], data.target_name))
         log(f"wrote plot {args.plot}")
     return EXIT_OK
 
@@ -267,13 +308,27 @@ def _run_fit(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------- predict --
 
 
-def _predictions_bytes(predictions: np.ndarray, path: str | None, column: str) -> bytes:
+# Predictions are formatted and written this many at a time, so the text never exists whole in memory.
+PREDICTION_BLOCK = 1 << 16
+
+
+def _write_predictions(write: Callable[[bytes], Any], predictions: np.ndarray, path: str | None, column: str) -> None:
+    """Write ``predictions`` as ``.npy`` (by ``path``'s suffix), one bare column (``.txt``) or CSV with a header."""
     if path is not None and path.lower().endswith(".npy"):
         buffer = io.BytesIO()
-        np.save(buffer, predictions)
-        return buffer.getvalue()
-    # repr() is the shortest text that reads back as the very same float64.
-    return (column + "\n" + "".join(f"{value!r}\n" for value in predictions.tolist())).encode()
+        np.lib.format.write_array_header_1_0(buffer, np.lib.format.header_data_from_array_1_0(predictions))
+        write(buffer.getvalue())
+        for start in range(0, predictions.shape[0], PREDICTION_BLOCK):
+            write(predictions[start : start + PREDICTION_BLOCK].tobytes())
+        return
+    if path is None or not path.lower().endswith(".txt"):
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerow([column])  # quoted if the name holds a comma or quote
+        write(header.getvalue().encode())
+    for start in range(0, predictions.shape[0], PREDICTION_BLOCK):
+        # repr() is the shortest text that reads back as the very same float64.
+        block = predictions[start : start + PREDICTION_BLOCK].tolist()
+        write("".join(f"{value!r}\n" for value in block).encode())
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -284,14 +339,18 @@ def _run_predict(args: argparse.Namespace) -> int:
         check_writable(args.out, "--out")
         check_distinct_paths([("--out", args.out)], [("model", args.model), ("data file", args.data)])
     model = load_model(args.model)
-    data = load_features(args.data, model.feature_names, reader=args.reader, log=log)
-    predictions = model.predict(data.X, backend=args.backend)
+    data = load_features(
+        args.data, model.feature_names, reader=args.reader, log=log, sep=args.sep, encoding=args.encoding
+    )
+    with _compile_notice(data.X, args.quiet):
+        predictions = model.predict(data.X, backend=args.backend)
     column = f"predicted_{model.target_name}" if model.target_name else "prediction"
-    payload = _predictions_bytes(predictions, args.out, column)
     if args.out is None:
-        sys.stdout.write(payload.decode())
+        sys.stdout.flush()
+        _write_predictions(sys.stdout.buffer.write, predictions, None, column)
+        sys.stdout.buffer.flush()
     else:
-        write_atomic(args.out, lambda handle: handle.write(payload))
+        write_atomic(args.out, lambda handle: _write_predictions(handle.write, predictions, args.out, column))
         log(f"wrote {predictions.shape[0]:,} predictions to {args.out}")
     return EXIT_OK
 
@@ -342,9 +401,14 @@ def _bench_case(
     fastest_read = min(value[0] for value in roofline.values())
     for path, threads, (median, low, high) in timings:
         floor = roofline[int(threads)][0] if threads != "-" else fastest_read
+        fraction = floor / median
+        # A read-once pass is the least any epoch can cost; above 100% its own runs were slowed.
+        note = (
+            "  (>100%: the read-once runs were slowed by other load or turbo changes; rerun)" if fraction > 1.05 else ""
+        )
         print(
             f"{rows:>12,}{features:>4}{dtype:>9}  {path:<20}{threads:>8}{median * 1e3:>10.3f}"
-            f"{f'({low * 1e3:.3f}-{high * 1e3:.3f})':>18}{data_bytes / median / 1e9:>8.2f}{floor / median:>10.0%}"
+            f"{f'({low * 1e3:.3f}-{high * 1e3:.3f})':>18}{data_bytes / median / 1e9:>8.2f}{fraction:>10.0%}{note}"
         )
 
 
@@ -384,6 +448,28 @@ def _run_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------- compile --
+
+
+def _run_compile(args: argparse.Namespace) -> int:
+    from . import warmup
+
+    log = _stderr_logger(args.quiet)
+    try:
+        chosen = warmup.variants(args.dtype, args.layout)
+    except ValueError as error:
+        raise DataError(str(error)) from None
+    log(f"compiling for {len(chosen)} kinds of data (numba's cache keeps the result)")
+    started = time.perf_counter()
+
+    def report(variant: warmup.Variant, seconds: float) -> None:
+        log(f"  {variant}: {seconds:.1f} s")
+
+    warmup.precompile(args.dtype, args.layout, report=report)
+    print(f"compiled or loaded {len(chosen)} variants in {time.perf_counter() - started:.1f} s")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser --
 
 
@@ -408,6 +494,14 @@ def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
     quiet.add_argument("-q", "--quiet", action="store_true", help="no progress bar or status messages on stderr")
     reader = argparse.ArgumentParser(add_help=False)
     reader.add_argument("--reader", choices=CSV_READERS, default="auto", help="CSV parser (default: auto)")
+    reader.add_argument(
+        "--sep",
+        type=_separator,
+        default=None,
+        metavar="CHAR",
+        help="CSV field separator, e.g. ';' or tab (default: the one of , ; tab in the header line)",
+    )
+    reader.add_argument("--encoding", default=None, help="CSV text encoding, e.g. latin-1 (default: UTF-8)")
     backend = argparse.ArgumentParser(add_help=False)
     backend.add_argument("--backend", choices=("numba", "numpy"), default="numba", help="default: numba")
 
@@ -514,6 +608,23 @@ def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=_positive_int, default=5, help="timed runs per figure (default 5)")
     bench.add_argument("--iterations", type=_positive_int, default=10, help="epochs per timed run (default 10)")
     bench.set_defaults(handler=_run_bench)
+
+    from .warmup import DTYPES, LAYOUTS  # numpy only: cheap
+
+    compile_parser = commands.add_parser(
+        "compile",
+        parents=[quiet],
+        help="compile ahead of time for every kind of data (fills numba's cache, for images and clusters)",
+        description="Compile fastgd's kernels and loop for each dtype, memory layout, weighting and size of data "
+        "now, so that later runs load machine code from numba's cache instead of compiling (minutes in all).",
+    )
+    compile_parser.add_argument(
+        "--dtype", nargs="+", choices=tuple(DTYPES), default=list(DTYPES), help="feature dtypes (default: all)"
+    )
+    compile_parser.add_argument(
+        "--layout", nargs="+", choices=LAYOUTS, default=list(LAYOUTS), help="memory layouts (default: all)"
+    )
+    compile_parser.set_defaults(handler=_run_compile)
     return parser
 
 

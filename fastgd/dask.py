@@ -39,7 +39,7 @@ from dask.core import flatten
 from numpy.typing import ArrayLike, NDArray
 
 from . import backends, gram, kernels, stepsize, validation
-from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for
+from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for, parallel_for
 from .convergence import Moments
 from .driver import Callback, Epochs, TrainResult, run_descent
 from .loop import DataPass, from_model_gradient, to_model
@@ -424,11 +424,11 @@ def _block_gradient_sums(X, y, sample_weight, params, targets, n_threads) -> NDA
     n_features = params.shape[0] - 1
     sums = np.empty(n_features + 2)
     kernels.start_threading_layer()
-    with numba_threads(n_threads):
+    with numba_threads(n_threads), kernels.layer_lock():
         # total_weight = 1 gives raw sums; the client divides by the total weight once.
         loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
             X, y, sample_weight, 1.0, params[:n_features], params[n_features], chunk_rows_for(n_features),
-            sums[1:-1], 1.0 if targets else 0.0,
+            sums[1:-1], 1.0 if targets else 0.0, parallel_for(X.size),
         )  # fmt: skip
     sums[0] = loss_sum
     sums[-1] = intercept_sum
@@ -477,8 +477,11 @@ def _validated_call(X, y, sample_weight, token: str, block_index: int, first_row
     _CHECKED_BLOCKS[token, block_index] = _identity(X)
     n_features = n_features_of(X)
     total_weight = float(X.shape[0]) if sample_weight is None else float(sample_weight.sum())
-    data = DataPass(X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
-    with numba_threads(n_threads):
+    data = DataPass(
+        X, y, sample_weight, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0,
+        parallel_for(X.size),
+    )  # fmt: skip
+    with numba_threads(n_threads), kernels.layer_lock():
         return function(data), fingerprint
 
 

@@ -36,6 +36,7 @@ from .loop import (
     CONVERGED,
     DIVERGED,
     REACHED_THRESHOLD,
+    RUNNING,
     LoopSettings,
     new_state,
     stepped_gradient_norm,
@@ -57,6 +58,15 @@ STATISTICS_LOSS_TRUST = 1e-7
 
 # lr="auto" halves its step at most this many times when the loss rises.
 MAX_STEP_HALVINGS = 40
+
+# The compiled loop returns to Python after about this many seconds, so a
+# Ctrl-C (which Python handles only between its own instructions) stops a
+# run promptly; the loop's state carries over, so slicing changes nothing
+# else. Slices start at FIRST_SLICE_STEPS iterations and grow at most
+# SLICE_GROWTH-fold per slice towards the time budget.
+SLICE_SECONDS = 0.05
+FIRST_SLICE_STEPS = 8
+SLICE_GROWTH = 16
 
 # A convergence claim that the final check rejects this many times ends the
 # run: rounding leaves nothing to gain.
@@ -180,14 +190,23 @@ class _Run:
     def iterate(self, callback: Callback | None, callback_every: int) -> None:
         loop = self.epochs.backend.loop
         state = self.state
+        slice_steps = FIRST_SLICE_STEPS
+        next_callback = callback_every if callback is not None else self.iterations
         while self.done < self.iterations:
-            n_steps = (
-                self.iterations - self.done if callback is None else min(callback_every, self.iterations - self.done)
-            )
+            # Up to the next callback, in time slices (SLICE_SECONDS).
+            n_steps = min(slice_steps, next_callback - self.done, self.iterations - self.done)
             loop_started = time.perf_counter()
             status, steps_done = loop(self.epochs.data, self.hessian_input, self.settings, state, self.done, n_steps)
-            self.loop_seconds += time.perf_counter() - loop_started
+            seconds = time.perf_counter() - loop_started
+            self.loop_seconds += seconds
             self.done += steps_done
+            if steps_done > 0:
+                fitting = int(SLICE_SECONDS * steps_done / seconds) if seconds > 0.0 else slice_steps * SLICE_GROWTH
+                slice_steps = max(1, min(fitting, slice_steps * SLICE_GROWTH))
+            if status == RUNNING and self.done < min(next_callback, self.iterations):
+                continue  # a time slice ended between callbacks
+            if self.done >= next_callback:
+                next_callback = self.done + callback_every
             if status == DIVERGED and not self._halve_automatic_step():
                 self._raise_divergence(state.loss_history[: self.done], state.last_good)
             if status == DIVERGED:

@@ -43,8 +43,11 @@ import json
 import math
 import os
 import re
+import socket
 import tempfile
 import time
+import warnings
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,9 +154,59 @@ def _looks_numeric(text: str) -> bool:
     return True
 
 
-def _csv_header(path: Path) -> list[str]:
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        header = next(csv.reader(handle), None)
+@dataclass(frozen=True)
+class CsvFormat:
+    """How a CSV file is written: its field separator, its text encoding, its header's column names (stripped)."""
+
+    sep: str
+    encoding: str
+    header: list[str]
+
+
+# Separators found on their own in a header line are taken as the file's (a European "a;b;y").
+_SEPARATORS = (",", ";", "\t")
+_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
+def _encoding_name(encoding: str) -> str:
+    return "UTF-8" if encoding == "utf-8-sig" else encoding
+
+
+def _decode(data: bytes, encoding: str, path: Path, where: str) -> str:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{path}: {where} is not {_encoding_name(encoding)} text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+            "give the file's encoding, e.g. --encoding latin-1 (encoding='latin-1' from Python)"
+        ) from None
+    except LookupError:
+        raise DataError(f"{path}: unknown text encoding {encoding!r}") from None
+
+
+def csv_format(path: str | os.PathLike, sep: str | None = None, encoding: str | None = None) -> CsvFormat:
+    """Read a CSV file's header line and settle its separator and encoding.
+
+    ``sep=None`` takes the one of ``,`` ``;`` and tab that occurs in the
+    header line (a comma when none does); a header holding more than one of
+    them needs an explicit ``sep``. ``encoding=None`` means UTF-8 (with or
+    without a byte-order mark). Column names are stripped of surrounding
+    spaces, whatever reader parses the file.
+    """
+    path = Path(path)
+    encoding = encoding or "utf-8-sig"
+    with open(path, "rb") as handle:
+        first = handle.readline(1 << 20)
+    line = _decode(first, encoding, path, "the header line").rstrip("\r\n")
+    if sep is None:
+        present = [candidate for candidate in _SEPARATORS if candidate in line]
+        if len(present) > 1:
+            shown = " and ".join("tab" if c == "\t" else repr(c) for c in present)
+            raise DataError(f"{path}: the header line holds both {shown}; say which separates fields with --sep")
+        sep = present[0] if present else ","
+    elif len(sep) != 1:
+        raise DataError(f"{path}: the separator must be one character, got {sep!r}")
+    header = next(csv.reader([line], delimiter=sep), None)
     if not header or all(not name.strip() for name in header):
         raise DataError(f"{path}: the file is empty (no header line)")
     header = [name.strip() for name in header]
@@ -162,14 +215,36 @@ def _csv_header(path: Path) -> list[str]:
             f"{path}: the first line ({', '.join(header[:4])}{', ...' if len(header) > 4 else ''}) "
             "looks like numbers; a CSV file needs a header line of column names"
         )
-    return header
+    return CsvFormat(sep, encoding, header)
 
 
-def _npz_columns(arrays: Any, path: Path) -> dict[str, tuple[str, int | None]]:
-    """Column name -> (array name, column index or None for a 1-D array)."""
+def _npz_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Each array's shape in an ``.npz`` file, from its header alone: no array is decompressed or read."""
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape = np.lib.format.read_array_header_1_0(member)[0]
+                    elif version == (2, 0):
+                        shape = np.lib.format.read_array_header_2_0(member)[0]
+                    else:  # a header version without a public reader: load this one array
+                        with _load_npz(path) as arrays:
+                            shape = arrays[info.filename[: -len(".npy")]].shape
+                shapes[info.filename[: -len(".npy")]] = tuple(shape)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise DataError(f"{path}: not a readable .npz file ({error})") from None
+    return shapes
+
+
+def _npz_columns(path: Path) -> dict[str, tuple[str, int | None]]:
+    """Column name -> (array name, column index or None for a 1-D array), from the arrays' headers."""
     columns: dict[str, tuple[str, int | None]] = {}
-    for name in arrays.files:
-        shape = arrays[name].shape if hasattr(arrays, "__getitem__") else ()
+    for name, shape in _npz_shapes(path).items():
         if len(shape) == 1:
             columns[name] = (name, None)
         elif len(shape) == 2:
@@ -204,8 +279,8 @@ def _npy_names(array: np.ndarray, path: Path) -> list[str]:
     raise DataError(f"{path}: a {array.ndim}-D array (shape {array.shape}); fastgd reads 1-D or 2-D .npy arrays")
 
 
-def column_names(path: str | os.PathLike) -> list[str]:
-    """The column names a data file offers, in file order.
+def column_names(path: str | os.PathLike, *, sep: str | None = None, encoding: str | None = None) -> list[str]:
+    """The column names a data file offers, in file order (``sep`` and ``encoding``: see :func:`csv_format`).
 
     Examples
     --------
@@ -218,12 +293,11 @@ def column_names(path: str | os.PathLike) -> list[str]:
     path = _existing(path)
     suffix = _suffix(path)
     if suffix in CSV_SUFFIXES:
-        return _csv_header(path)
+        return csv_format(path, sep, encoding).header
     if suffix == ".npy":
         return _npy_names(_load_npy(path), path)
     if suffix == ".npz":
-        with _load_npz(path) as arrays:
-            return list(_npz_columns(arrays, path))
+        return list(_npz_columns(path))
     pq = _pyarrow_parquet(path)
     try:
         return list(pq.read_schema(path).names)
@@ -277,79 +351,128 @@ def _choose_csv_reader(reader: str) -> str:
     return "numpy"
 
 
-def _read_csv_pyarrow(path: Path, names: list[str]) -> NDArray[np.float64]:
+def _cell_value(text: str) -> float:
+    """A CSV cell as every reader takes it: a number, or ``true``/``false`` (any case) as 1 and 0."""
+    text = text.strip()
+    boolean = _BOOLEANS.get(text.lower())
+    return float(text) if boolean is None else boolean
+
+
+def _read_csv_pyarrow(path: Path, names: list[str], form: CsvFormat) -> NDArray[np.float64]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     table = pacsv.read_csv(
         path,
+        read_options=pacsv.ReadOptions(column_names=form.header, skip_rows=1, encoding=form.encoding),
+        parse_options=pacsv.ParseOptions(delimiter=form.sep),
         convert_options=pacsv.ConvertOptions(
-            include_columns=names, column_types={name: pa.float64() for name in names}, strings_can_be_null=True
+            include_columns=names,
+            strings_can_be_null=True,
+            # Booleans are the same words as _cell_value's; numbers are inferred and cast below.
+            true_values=["true", "True", "TRUE"],
+            false_values=["false", "False", "FALSE"],
         ),
     )
     out = np.empty((table.num_rows, len(names)))
     for j, name in enumerate(names):
-        out[:, j] = table.column(name).to_numpy()  # nulls (empty cells) become NaN
+        column = table.column(name)
+        if not (
+            pa.types.is_integer(column.type)
+            or pa.types.is_floating(column.type)
+            or pa.types.is_boolean(column.type)
+            or pa.types.is_null(column.type)
+        ):
+            raise ValueError(f"column {name!r} is {column.type}")  # reported cell by cell by _find_bad_csv_cell
+        out[:, j] = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)  # nulls become NaN
     return out
 
 
-def _read_csv_pandas(path: Path, names: list[str]) -> NDArray[np.float64]:
+def _read_csv_pandas(path: Path, names: list[str], form: CsvFormat) -> NDArray[np.float64]:
     import pandas as pd
 
     # Correctly rounded parsing (the same doubles as Python's float()) is the
     # default from pandas 3 on, and an option, "round_trip", before it.
     precision = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    frame = pd.read_csv(path, usecols=names, dtype=dict.fromkeys(names, np.float64), **precision)
+    with warnings.catch_warnings():
+        # Every column is parsed (usecols would drop extra fields silently), and with index_col=False
+        # pandas only warns (ParserWarning) about an extra field in the first data line: an error here,
+        # as the other readers have it.
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        frame = pd.read_csv(
+            path, sep=form.sep, encoding=form.encoding, header=0, names=form.header, index_col=False,
+            dtype=dict.fromkeys(names, np.float64), true_values=["true", "True", "TRUE"],
+            false_values=["false", "False", "FALSE"], **precision,
+        )  # fmt: skip
     return np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
 
 
-def _read_csv_numpy(path: Path, names: list[str], header: list[str]) -> NDArray[np.float64]:
-    columns = [header.index(name) for name in names]
-    return np.loadtxt(
-        path, delimiter=",", skiprows=1, usecols=columns, ndmin=2, dtype=np.float64, quotechar='"', encoding="utf-8-sig"
-    )
+def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np.float64]:
+    values = np.loadtxt(
+        path, delimiter=form.sep, skiprows=1, usecols=[form.header.index(name) for name in names], ndmin=2,
+        dtype=np.float64, quotechar='"', comments=None, encoding=form.encoding, converters=_cell_value,
+    )  # fmt: skip
+    # loadtxt ignores fields beyond the columns it parses; the other readers refuse a line with extra
+    # fields. One count of separators over the file finds such a line (or a quoted separator, which the
+    # careful scan then clears).
+    with open(path, "rb") as handle:
+        handle.readline()
+        separators = handle.read().count(form.sep.encode(form.encoding.replace("-sig", "")))
+    if separators != (len(form.header) - 1) * values.shape[0]:
+        where = _find_bad_csv_cell(path, form, names)
+        if where is not None:
+            raise ValueError(where)
+    return values
 
 
-def _find_bad_csv_cell(path: Path, header: list[str], names: list[str]) -> str | None:
-    """Scan the file with the csv module for the first unusable cell of ``names``: only on the error path."""
-    positions = [(header.index(name), name) for name in names]
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        records = csv.reader(handle)
-        next(records, None)
-        for record in records:
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # every reader skips blank lines
-            line = records.line_num
-            for index, name in positions:
-                if index >= len(record):
-                    return f"line {line} has {len(record)} field(s) but the header has {len(header)}"
-                text = record[index].strip()
-                if not text:
-                    return f"line {line}, column {name!r}: empty cell (missing value)"
-                try:
-                    value = float(text)
-                except ValueError:
-                    return f"line {line}, column {name!r}: {text!r} is not a number"
-                if not math.isfinite(value):
-                    return f"line {line}, column {name!r}: {text!r} is not a finite number"
+def _find_bad_csv_cell(path: Path, form: CsvFormat, names: list[str]) -> str | None:
+    """Scan the file with the csv module for the first unusable line or cell of ``names``: only on the error path."""
+    positions = [(form.header.index(name), name) for name in names]
+    width = len(form.header)
+    try:
+        with open(path, newline="", encoding=form.encoding) as handle:
+            records = csv.reader(handle, delimiter=form.sep)
+            next(records, None)
+            for record in records:
+                if not record or (len(record) == 1 and not record[0].strip()):
+                    continue  # every reader skips blank lines
+                line = records.line_num
+                if len(record) != width:
+                    return f"line {line} has {len(record)} field(s) but the header has {width}"
+                for index, name in positions:
+                    text = record[index].strip()
+                    if not text:
+                        return f"line {line}, column {name!r}: empty cell (missing value)"
+                    try:
+                        value = _cell_value(text)
+                    except ValueError:
+                        return f"line {line}, column {name!r}: {text!r} is not a number"
+                    if not math.isfinite(value):
+                        return f"line {line}, column {name!r}: {text!r} is not a finite number"
+    except UnicodeDecodeError as error:
+        return (
+            f"not {form.encoding} text after the header ({error.reason} at byte offset {error.start}); use --encoding"
+        )
     return None
 
 
-def _read_csv(path: Path, names: list[str], reader: str) -> tuple[NDArray[np.float64], str]:
-    header = _csv_header(path)
+def _read_csv(
+    path: Path, names: list[str], reader: str, sep: str | None = None, encoding: str | None = None
+) -> tuple[NDArray[np.float64], str]:
+    form = csv_format(path, sep, encoding)
     reader = _choose_csv_reader(reader)
     try:
         if reader == "pyarrow":
-            values = _read_csv_pyarrow(path, names)
+            values = _read_csv_pyarrow(path, names, form)
         elif reader == "pandas":
-            values = _read_csv_pandas(path, names)
+            values = _read_csv_pandas(path, names, form)
         else:
-            values = _read_csv_numpy(path, names, header)
+            values = _read_csv_numpy(path, names, form)
     except Exception as error:  # each reader has its own parse-error types; all are reported the same way
-        where = _find_bad_csv_cell(path, header, names)
+        where = _find_bad_csv_cell(path, form, names)
         raise DataError(f"{path}: {where or f'could not be parsed ({type(error).__name__}: {error})'}") from None
     if not np.isfinite(values).all():
-        where = _find_bad_csv_cell(path, header, names)
+        where = _find_bad_csv_cell(path, form, names)
         raise DataError(f"{path}: {where or 'contains NaN or infinity'}; fastgd needs a finite number in every cell")
     return values, reader
 
@@ -393,8 +516,8 @@ def _read_arrays(path: Path, suffix: str, names: list[str]) -> tuple[list[NDArra
             columns = [array[:, int(name)] for name in names]
         return [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)], "numpy"
     if suffix == ".npz":
-        with _load_npz(path) as arrays:
-            where = _npz_columns(arrays, path)
+        where = _npz_columns(path)
+        with _load_npz(path) as arrays:  # only the arrays that hold requested columns are read
             loaded = {array_name: arrays[array_name] for array_name in {where[name][0] for name in names}}
         lengths = {array_name: array.shape[0] for array_name, array in loaded.items()}
         if len(set(lengths.values())) > 1:
@@ -429,10 +552,12 @@ def _read_arrays(path: Path, suffix: str, names: list[str]) -> tuple[list[NDArra
     return columns, "pyarrow"
 
 
-def _read_columns(path: Path, names: list[str], reader: str) -> tuple[NDArray[np.floating], str]:
+def _read_columns(
+    path: Path, names: list[str], reader: str, sep: str | None, encoding: str | None
+) -> tuple[NDArray[np.floating], str]:
     suffix = _suffix(path)
     if suffix in CSV_SUFFIXES:
-        return _read_csv(path, names, reader)
+        return _read_csv(path, names, reader, sep, encoding)
     columns, used = _read_arrays(path, suffix, names)
     if not columns[0].shape[0]:
         return np.empty((0, len(names))), used
@@ -446,10 +571,17 @@ def _describe_size(path: Path) -> str:
 
 
 def _load(
-    path: str | os.PathLike, wanted: list[str], *, reader: str, log: Log, verb: str
+    path: str | os.PathLike,
+    wanted: list[str],
+    *,
+    reader: str,
+    log: Log,
+    verb: str,
+    sep: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[NDArray[np.floating], list[str], Path, str, float]:
     path = _existing(path)
-    available = column_names(path)
+    available = column_names(path, sep=sep, encoding=encoding)
     groups: dict[str, list[str]] = {}
     if _suffix(path) == ".npz":
         for name in available:
@@ -459,7 +591,7 @@ def _load(
     names = _resolve(path, wanted, available, groups)
     log(f"reading {path} ({_describe_size(path)}) ...")
     started = time.perf_counter()
-    values, used = _read_columns(path, names, reader)
+    values, used = _read_columns(path, names, reader, sep, encoding)
     seconds = time.perf_counter() - started
     if values.shape[0] == 0:
         raise DataError(f"{path}: no data rows (the file has only a header or empty arrays)")
@@ -474,6 +606,8 @@ def load_training_data(
     *,
     reader: str = "auto",
     log: Log = _quiet,
+    sep: str | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
     """Read a target column and feature columns from a data file.
 
@@ -488,8 +622,13 @@ def load_training_data(
         Default: every column except the target.
     reader : {"auto", "pyarrow", "pandas", "numpy"}
         CSV parser; ``"auto"`` takes the first one installed, in that order.
+        All three give the same columns and values (``true``/``false`` read as
+        1 and 0, a line with too many or too few fields is an error).
     log : callable, optional
         Called with progress messages (e.g. ``print``).
+    sep, encoding : str, optional
+        A CSV file's field separator (default: found from the header line)
+        and text encoding (default: UTF-8); see :func:`csv_format`.
 
     Raises
     ------
@@ -510,12 +649,14 @@ def load_training_data(
     """
     target = str(target).strip()
     if features is None:
-        available = column_names(path)
+        available = column_names(path, sep=sep, encoding=encoding)
         target_names = _resolve(Path(path), [target], available, {})
         features = [name for name in available if name not in target_names]
         if not features:
             raise DataError(f"{path}: no feature columns besides the target {target!r}")
-    values, names, path, used, seconds = _load(path, [*features, target], reader=reader, log=log, verb="")
+    values, names, path, used, seconds = _load(
+        path, [*features, target], reader=reader, log=log, verb="", sep=sep, encoding=encoding
+    )
     if values.shape[0] < 2:
         raise DataError(f"{path}: only {values.shape[0]} data row; fitting needs at least 2")
     X = np.ascontiguousarray(values[:, :-1])
@@ -523,9 +664,15 @@ def load_training_data(
 
 
 def load_features(
-    path: str | os.PathLike, feature_names: Sequence[str], *, reader: str = "auto", log: Log = _quiet
+    path: str | os.PathLike,
+    feature_names: Sequence[str],
+    *,
+    reader: str = "auto",
+    log: Log = _quiet,
+    sep: str | None = None,
+    encoding: str | None = None,
 ) -> Dataset:
-    """Read the named feature columns (e.g. a model's) from a data file.
+    """Read the named feature columns (e.g. a model's) from a data file (options as :func:`load_training_data`).
 
     For a 2-D ``.npy`` array with exactly ``len(feature_names)`` columns, the
     columns are taken in order whatever the names; otherwise columns are
@@ -551,7 +698,9 @@ def load_features(
                 f"{path}: the model has {len(wanted)} feature(s) ({', '.join(wanted)}); a plain .npy array is "
                 f"matched by position and needs exactly {len(wanted)} column(s), but this one has {len(available)}"
             )
-    values, _names, path, used, seconds = _load(path, wanted, reader=reader, log=log, verb="")
+    values, _names, path, used, seconds = _load(
+        path, wanted, reader=reader, log=log, verb="", sep=sep, encoding=encoding
+    )
     return Dataset(values, None, list(feature_names), None, path, used, seconds)
 
 
@@ -623,13 +772,52 @@ def check_distinct_paths(outputs: Sequence[tuple[str, Any]], inputs: Sequence[tu
                 )
 
 
+_TEMPORARY_SUFFIX = ".fastgd-tmp"
+
+
+def _temporary_prefix(path: Path) -> str:
+    """The start of the names of ``path``'s temporary files, before the writer's process id: hidden, naming the host."""
+    return f".{path.name}.{re.sub(r'[^A-Za-z0-9_-]', '_', socket.gethostname())}."
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive under another user, or unknowable: keep its file
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete temporary files of ``path`` left by writers on this host that no longer run (e.g. after ``kill -9``).
+
+    A process killed outright cannot clean up after itself; the next write
+    to the same file does it. Files of live processes, and of other hosts
+    (a shared file system), are left alone. Returns what was removed.
+    """
+    pattern = re.compile(re.escape(_temporary_prefix(path)) + r"(\d+)\..*" + re.escape(_TEMPORARY_SUFFIX))
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            match = pattern.fullmatch(entry.name)
+            if match and entry.is_file(follow_symlinks=False) and not _process_alive(int(match.group(1))):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
     """Write a file through ``write(binary_file)`` into a temporary file, then rename it over ``path``.
 
     Readers see either the old file or the complete new one, never a partial
     write; on any error the old file is left as it was and the temporary file
-    is removed. A symbolic link is followed: its target gets the new contents
-    and the link stays a link. A destination that exists and is not a regular
+    is removed, and one left by a writer killed outright (``kill -9``) is
+    removed by the next write (:func:`remove_stale_temporaries`). A
+    symbolic link is followed: its target gets the new contents and the link
+    stays a link. A destination that exists and is not a regular
     file (a character device such as ``/dev/null`` or ``/dev/stdout``, a FIFO)
     is opened and written to directly, since renaming over it would replace
     the device with a plain file.
@@ -647,7 +835,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         with open(path, "wb") as stream:
             write(stream)
         return path
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
+    remove_stale_temporaries(path)
+    handle = tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f"{_temporary_prefix(path)}{os.getpid()}.", suffix=_TEMPORARY_SUFFIX, delete=False
+    )
     try:
         with handle:
             write(handle)

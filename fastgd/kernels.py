@@ -29,6 +29,9 @@ measured for coverage, as written.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numba
 import numpy as np
 from llvmlite import ir
@@ -51,6 +54,29 @@ def start_threading_layer() -> None:
     the numba backend is first used, so importing fastgd starts nothing.
     """
     numba.get_num_threads()
+
+
+# numba's "workqueue" threading layer (its fallback where neither OpenMP nor
+# TBB is available) aborts the process when two Python threads run parallel
+# regions at once. Under it, fastgd runs compiled calls one at a time.
+_WORKQUEUE_LOCK = threading.Lock()
+
+
+def calls_one_at_a_time() -> bool:
+    """Whether compiled calls must not overlap: numba runs the ``workqueue`` layer (starting the layer if need be)."""
+    if numba.config.DISABLE_JIT:
+        return False
+    start_threading_layer()
+    return numba.threading_layer() == "workqueue"
+
+
+def layer_lock() -> contextlib.AbstractContextManager:
+    """What to hold around a compiled call: a process-wide lock under the ``workqueue`` layer, else nothing.
+
+    OpenMP and TBB run parallel regions from several threads at once, so
+    calls there run concurrently.
+    """
+    return _WORKQUEUE_LOCK if calls_one_at_a_time() else contextlib.nullcontext()
 
 
 def _array_key(X) -> str:
@@ -181,7 +207,8 @@ def _chunk_sums_2d(X, y, sample_weight, w, b, start, stop, grad_row, target_fact
         residual_sum += weighted
         for j in range(n_features):
             gradient[j] += weighted * rows[i, j]
-    grad_row[:] = gradient
+    for j in range(n_features):  # a loop, not grad_row[:] = ...: a slice copy compiles a shape check
+        grad_row[j] = gradient[j]
     return loss_sum, residual_sum
 
 
@@ -247,7 +274,8 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row, 
         residual_sum += weighted
         for j in range(n_features):
             gradient[j] += weighted * x[j]
-    grad_row[:] = gradient
+    for j in range(n_features):  # a loop, not grad_row[:] = ...: a slice copy compiles a shape check
+        grad_row[j] = gradient[j]
     return loss_sum, residual_sum
 
 
@@ -394,8 +422,28 @@ _chunk_partials_serial = jit(_chunk_partials, name="_chunk_partials_serial")
 _chunk_partials_parallel = jit(_chunk_partials, parallel=True)
 
 
+def _run_chunk_partials(
+    parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+):
+    """:func:`_chunk_partials`, serial when ``parallel`` is None, else parallel (chosen by type when compiled)."""
+    driver = _chunk_partials_serial if parallel is None else _chunk_partials_parallel
+    driver(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor)
+
+
+@overload(_run_chunk_partials, jit_options=OVERLOAD_OPTIONS)
+def _run_chunk_partials_overload(
+    parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+):
+    driver = _chunk_partials_serial if isinstance(parallel, types.NoneType) else _chunk_partials_parallel
+
+    def run(parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor):
+        driver(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor)
+
+    return run
+
+
 @jit
-def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor):
+def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor, parallel):
     """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
 
     The residual is ``x.w + b - target_factor * y``. ``total_weight`` is
@@ -405,21 +453,16 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
     pass, which conjugate gradients and the step-size estimate need. A factor,
     rather than a separate kernel without ``y``, keeps one compiled kernel
-    (and one compiled loop) for both.
+    (and one compiled loop) for both. ``parallel`` is :func:`fastgd._config.parallel_for`'s.
     """
     n_rows = X.shape[0]
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
     loss_parts = np.empty(n_chunks)
     residual_parts = np.empty(n_chunks)
     grad_parts = np.empty((n_chunks, w.shape[0]))
-    if X.size < PARALLEL_MIN_ELEMENTS:
-        _chunk_partials_serial(
-            X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-        )
-    else:
-        _chunk_partials_parallel(
-            X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-        )
+    _run_chunk_partials(
+        parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
+    )
     # Combine in chunk order: the same additions whatever the thread count.
     loss_sum = 0.0
     residual_sum = 0.0

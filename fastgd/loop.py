@@ -115,14 +115,17 @@ def fused_epoch(data, params, grad):
         for j in range(n_features):
             b -= data.shift[j] * params[j] * (data.scale[j] if scaled else 1.0)
     if scaled:  # the kernel reads the weights s v from one small temporary
+        weights = np.empty(n_features)
+        for j in range(n_features):  # a loop: an array expression would compile a shape check
+            weights[j] = params[j] * data.scale[j]
         loss, grad_b = kernels.fused_loss_and_gradients(
-            data.X, data.y, data.sample_weight, data.total_weight, params[:n_features] * data.scale, b,
-            data.chunk_rows, grad[:n_features], data.target_factor,
+            data.X, data.y, data.sample_weight, data.total_weight, weights, b,
+            data.chunk_rows, grad[:n_features], data.target_factor, data.parallel,
         )  # fmt: skip
     else:  # unscaled, in place
         loss, grad_b = kernels.fused_loss_and_gradients(
             data.X, data.y, data.sample_weight, data.total_weight, params[:n_features], b,
-            data.chunk_rows, grad[:n_features], data.target_factor,
+            data.chunk_rows, grad[:n_features], data.target_factor, data.parallel,
         )  # fmt: skip
     grad[n_features] = grad_b
     if centred:
@@ -240,14 +243,13 @@ def error_estimate(matrix, max_norm, grad):
 
 
 @register_jitable
-def _conjugate_gradient_step(data_hessian, state, steps):
-    """One CG step from ``state.params``, whose gradient is ``state.grad`` and loss ``state.last_loss[0]``.
+def _conjugate_gradient_direction(state, steps):
+    """The next CG direction from ``state.grad`` (the gradient at ``state.params``); returns its slope.
 
     Polak-Ribiere's ``beta`` (clipped at 0, which restarts along the
     steepest descent) equals the textbook ``|g|^2 / |g_old|^2`` in exact
     arithmetic and stays robust when the gradient was just recomputed from
-    the data. Returns False when the direction has no curvature (nothing left
-    to minimise along it).
+    the data. A slope of 0 means there is nothing left to minimise.
     """
     grad = state.grad
     direction = state.direction
@@ -276,16 +278,23 @@ def _conjugate_gradient_step(data_hessian, state, steps):
             slope -= grad[j] * grad[j] if steps[j] != 0.0 else 0.0
     for j in range(n_params):
         old[j] = grad[j]
-    if slope == 0.0:
-        return False
-    # With y = None the epoch at p returns p' H p and writes 2 H p.
-    curvature = epoch(data_hessian, direction, state.curvature_direction)
-    state.passes[0] += 1
+    return slope
+
+
+@register_jitable
+def _conjugate_gradient_update(state, steps, slope, curvature):
+    """Move ``state.params`` the exact step along the direction of ``slope`` and ``curvature``.
+
+    ``curvature`` is ``d' H d``, and ``state.curvature_direction`` holds
+    ``2 H d`` (the epoch with ``y = None`` at the direction ``d``). Returns
+    False when the direction has no curvature.
+    """
     if not curvature > 0.0:
         return False
     alpha = -slope / (2.0 * curvature)
-    for j in range(n_params):
-        state.params[j] += alpha * direction[j]
+    grad = state.grad
+    for j in range(grad.shape[0]):
+        state.params[j] += alpha * state.direction[j]
         if steps[j] != 0.0:
             grad[j] += alpha * state.curvature_direction[j]
     # The recurrence cannot see losses far below the rounding of the first one; never below zero.
@@ -346,7 +355,7 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
             state.grad_is_true[0] = 1.0
         loss_history[iteration] = loss
         if state.params_history.shape[0] > 0:
-            state.params_history[iteration] = point
+            copy_into(state.params_history[iteration], point)
         # Written so that a NaN loss fails the tests too.
         limit = settings.divergence_factor * loss_history[0] + settings.loss_floor
         rising = method == GRADIENT_DESCENT and iteration > 0
@@ -372,7 +381,14 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
             state.momentum[0] = 1.0
         state.last_loss[0] = loss
         if method == CONJUGATE_GRADIENT:
-            if not _conjugate_gradient_step(data_hessian, state, steps):
+            # One CG step. Its Hessian-vector epoch is called here, not in a
+            # helper: every compiled caller of an epoch compiles its own copy.
+            slope = _conjugate_gradient_direction(state, steps)
+            if slope == 0.0:
+                return CONVERGED, step + 1
+            curvature = epoch(data_hessian, state.direction, state.curvature_direction)
+            state.passes[0] += 1
+            if not _conjugate_gradient_update(state, steps, slope, curvature):
                 return CONVERGED, step + 1
         else:
             take_step(params, state.previous, point, grad, steps)
@@ -385,9 +401,13 @@ def evaluate(data, params, grad):
 
 
 def evaluate_kernels(data, params, grad):
-    """The same with the kernels (numba backend): compiled, or the kernels as Python without the JIT."""
+    """The same with the kernels (numba backend): the epoch's few lines as Python around the compiled kernel.
+
+    A run evaluates a handful of times outside the loop; compiling this
+    entry point too would build another copy of the fused kernel (seconds on
+    first use) to save microseconds.
+    """
     return kernel_epoch(data, params, grad)
 
 
 descent_loop_compiled = jit(descent_loop)
-evaluate_compiled = jit(evaluate_kernels, name="evaluate")

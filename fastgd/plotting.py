@@ -77,16 +77,48 @@ def plot_loss(result: Any, ax: Any = None, log: bool = True, **line_options: Any
     else:
         _require_matplotlib()
     ax.plot(np.arange(losses.shape[0]), losses, **line_options)
-    if log and losses.size and (losses > 0).all():
+    # Within one decade a log axis shows nothing a linear one does not, and labels its few ticks as
+    # "5.3x10^0": linear there.
+    if log and losses.size and (losses > 0).all() and losses.max() > 10.0 * losses.min():
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss (mean squared error)")
-    ax.set_title("training loss")
+    ax.set_title(_convergence_title(result))
     ax.grid(True, which="major", alpha=0.3)
+    if getattr(result, "converged", True) is False:
+        # A loss curve flattens long before the coefficients converge: say so where the eye looks.
+        ax.annotate(
+            "not converged: a flat loss is not the optimum",
+            xy=(0.98, 0.95),
+            xycoords="axes fraction",
+            ha="right",
+            va="top",
+            fontsize="small",
+            color="C3",
+        )
     return ax
 
 
-def plot_fit(X: ArrayLike, y: ArrayLike, result: Any, ax: Any = None, max_points: int = MAX_SCATTER_POINTS) -> Any:
+def _convergence_title(result: Any) -> str:
+    """The loss panel's title: whether the run reached the least-squares answer, by its coefficient error."""
+    converged, error, tol = (getattr(result, name, None) for name in ("converged", "coef_error", "tol"))
+    if converged is None or error is None:
+        return "training loss"
+    if converged:
+        return f"training loss: converged (coefficient error {error:.1e} <= tol {tol:g})"
+    return f"training loss: NOT converged (coefficient error {error:.2g} > tol {tol:g})"
+
+
+def plot_fit(
+    X: ArrayLike,
+    y: ArrayLike,
+    result: Any,
+    ax: Any = None,
+    max_points: int = MAX_SCATTER_POINTS,
+    *,
+    x_label: str = "x",
+    y_label: str = "y",
+) -> Any:
     """Scatter one-feature data and draw the fitted line ``y = w·x + b``.
 
     Parameters
@@ -100,6 +132,8 @@ def plot_fit(X: ArrayLike, y: ArrayLike, result: Any, ax: Any = None, max_points
     max_points : int
         Large data is drawn as an evenly spaced subsample of this many points
         (the line always uses the full range of ``X``).
+    x_label, y_label : str
+        Axis labels: the feature's and the target's names.
 
     Returns
     -------
@@ -146,8 +180,8 @@ def plot_fit(X: ArrayLike, y: ArrayLike, result: Any, ax: Any = None, max_points
     ax.scatter(x[::step], y[::step], s=6, alpha=0.4, linewidths=0, label=f"data{shown}")
     ends = np.array([float(x.min()), float(x.max())])
     ax.plot(ends, slope * ends + intercept, color="C3", label=f"fit: y = {slope:.4g}·x + {intercept:.4g}")
-    ax.set_xlabel("x")
-    ax.set_ylabel("y")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     ax.set_title("fitted line")
     ax.legend(loc="best", fontsize="small")
     return ax
@@ -159,6 +193,7 @@ def save_plots(
     data: tuple[ArrayLike, ArrayLike] | None = None,
     *,
     dpi: int = 100,
+    labels: tuple[str, str] = ("x", "y"),
 ) -> Path:
     """Save a PNG of one or more loss curves (and the fit, given one-feature ``data``), atomically.
 
@@ -174,6 +209,8 @@ def save_plots(
     data : (X, y), optional
         One-feature data: adds a second panel with :func:`plot_fit` of the
         last result.
+    labels : (str, str)
+        The feature's and the target's names, for the fit panel's axes.
 
     Examples
     --------
@@ -201,7 +238,7 @@ def save_plots(
     if len(results) > 1:
         axes[0].legend(loc="best", fontsize="small")
     if data is not None:
-        plot_fit(data[0], data[1], list(results.values())[-1], ax=axes[1])
+        plot_fit(data[0], data[1], list(results.values())[-1], ax=axes[1], x_label=labels[0], y_label=labels[1])
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi)
     return write_atomic(path, lambda handle: handle.write(buffer.getvalue()))

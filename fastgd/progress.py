@@ -167,6 +167,18 @@ class ProgressBar:
             return self.callback(iteration, loss, w, b)
         return None
 
+    def note(self, message: str) -> None:
+        """Print ``message`` on the bar's stream, above the bar when one is drawn."""
+        if self._bar is not None:
+            self._bar.write(message, file=self.file)
+        else:
+            print(message, file=self.file, flush=True)
+
+    def exclude_pause(self) -> None:
+        """Leave the time since the bar last moved (e.g. compiling) out of its rate and time estimates."""
+        if self._bar is not None:
+            self._bar.unpause()
+
     def close(self) -> None:
         """Draw the final state and release the terminal line (idempotent).
 

@@ -59,7 +59,8 @@ class DataPass(NamedTuple):
     from each column on the fly; ``scale`` is empty, or one factor per
     feature. The model is then ``(x - shift) . (scale * v) + c`` for loop
     parameters ``[v, c]``. ``chunk_rows`` is the kernels' fixed reduction
-    chunk (unused by numpy).
+    chunk and ``parallel`` whether they run it on threads
+    (:func:`fastgd._config.parallel_for`; both unused by numpy).
     """
 
     X: np.ndarray
@@ -70,6 +71,7 @@ class DataPass(NamedTuple):
     scale: np.ndarray
     chunk_rows: int
     target_factor: float = 1.0
+    parallel: bool | None = None
 
 
 class GramData(NamedTuple):

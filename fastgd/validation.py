@@ -15,7 +15,7 @@ import operator
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._config import chunk_rows_for
+from ._config import chunk_rows_for, parallel_for
 from .types import DataPass, n_features_of
 
 # Finiteness is checked in slices of about this many elements, so a check of
@@ -237,4 +237,6 @@ def prepare_data(X, y, sample_weight=None, *, check_values: bool = True) -> Data
     if X.ndim == 2 and n_features == 1 and X.strides[0] == X.itemsize:
         # One column with unit row stride: the one-feature kernel reads it as a vector.
         X = X[:, 0]
-    return DataPass(X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0)
+    return DataPass(
+        X, y, weights, total_weight, np.zeros(0), np.zeros(0), chunk_rows_for(n_features), 1.0, parallel_for(X.size)
+    )

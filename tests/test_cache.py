@@ -13,14 +13,15 @@ SCRIPT = textwrap.dedent(
     import json, time
     start = time.perf_counter()
     import numpy as np, fastgd
-    from fastgd.loop import descent_loop_compiled, evaluate_compiled
+    from fastgd.kernels import fused_loss_and_gradients
+    from fastgd.loop import descent_loop_compiled
     rng = np.random.default_rng(0)
     # Large enough for the parallel path: loading cached code that calls a parallel kernel must work.
     X = rng.standard_normal((200_000, 4)); y = X @ [1.0, 2.0, 3.0, 4.0] + 0.5
     loss, grad_w, grad_b = fastgd.loss_and_gradients(X, y, np.zeros(4), 0.0)
     result = fastgd.train(X, y, lr=0.4, iterations=30)
     seconds = time.perf_counter() - start
-    stats = [descent_loop_compiled.stats, evaluate_compiled.stats]
+    stats = [descent_loop_compiled.stats, fused_loss_and_gradients.stats]
     print(json.dumps({
         "hits": sum(sum(s.cache_hits.values()) for s in stats),
         "misses": sum(sum(s.cache_misses.values()) for s in stats),

@@ -437,3 +437,154 @@ def test_help_lists_the_commands():
     assert completed.returncode == 0
     for command in ("demo", "fit", "predict", "bench"):
         assert command in completed.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 is POSIX")
+def test_a_write_killed_outright_keeps_the_old_file_and_the_next_write_removes_its_temporary(tmp_path):
+    from fastgd.io import write_atomic
+
+    target = tmp_path / "model.json"
+    target.write_text("old")
+    # A writer that is killed (SIGKILL) in the middle of writing: no handler of its own can run.
+    program = f"""
+import sys, time
+from fastgd.io import write_atomic
+def slow(handle):
+    handle.write(b"partial")
+    handle.flush()
+    print("writing", flush=True)
+    time.sleep(60)
+write_atomic({str(target)!r}, slow)
+"""
+    writer = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    writer.stdout.close()
+    left = [name for name in os.listdir(tmp_path) if name != "model.json"]
+    assert len(left) == 1 and left[0].startswith(".model.json.") and target.read_text() == "old"
+    # A temporary file of a writer that is still running (this process) is not touched.
+    live = tmp_path / f"{left[0].rsplit('.', 3)[0]}.{os.getpid()}.abc.fastgd-tmp"
+    live.write_text("in progress")
+    write_atomic(target, lambda handle: handle.write(b"new"))
+    assert target.read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == sorted(["model.json", live.name])
+
+
+def test_an_npz_file_is_read_without_decompressing_arrays_it_does_not_use(tmp_path):
+    # 256 MB of zeros compress to a few hundred KB; reading only headers keeps them out of memory.
+    path = tmp_path / "mixed.npz"
+    rng = np.random.default_rng(8)
+    np.savez_compressed(path, x=rng.standard_normal(1000), y=rng.standard_normal(1000), unused=np.zeros(32 << 20))
+    assert path.stat().st_size < 5 << 20
+    program = f"""
+import resource
+from fastgd.io import column_names, load_training_data
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert column_names({str(path)!r}) == ["x", "y", "unused"]
+data = load_training_data({str(path)!r}, "y", ["x"])
+assert data.X.shape == (1000, 1)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)  # kilobytes on Linux
+"""
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr
+    assert int(completed.stdout.strip()) < 64, "MB of peak memory grown while reading"
+
+
+# ------------------------------------------------------- one reader behaviour --
+
+READERS = ("pyarrow", "pandas", "numpy")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "options"),
+    [
+        ("spaces.csv", " a , b,y \n1, 2,3\n4,5 ,6\n7,8,9.5\n", {}),
+        ("booleans.csv", "a,flag,y\n1,True,3\n4,false,6\n7,TRUE,9.5\n", {}),
+        ("semicolons.csv", "a;b;y\n1;2;3\n4;5;6\n7;8;9.5\n", {}),
+        ("tabs.csv", "a\tb\ty\n1\t2\t3\n4\t5\t6\n7\t8\t9.5\n", {}),
+        ("pipes.csv", "a|b|y\n1|2|3\n4|5|6\n7|8|9.5\n", {"sep": "|"}),
+        ("quoted.csv", '"a, cm",b,y\n1,2,3\n4,5,6\n7,8,9.5\n', {}),
+        ("latin1.csv", "caf\xe9,b,y\n1,2,3\n4,5,6\n7,8,9.5\n", {"encoding": "latin-1"}),
+    ],
+)
+def test_every_csv_reader_gives_the_same_columns_and_values(tmp_path, name, text, options):
+    path = tmp_path / name
+    path.write_bytes(text.encode(options.get("encoding", "utf-8")))
+    results = [load_training_data(path, "y", reader=reader, **options) for reader in READERS]
+    for result in results:
+        assert result.feature_names == results[0].feature_names and result.feature_names[0].strip() == result.feature_names[0]
+        assert np.array_equal(result.X, results[0].X) and np.array_equal(result.y, results[0].y)
+    assert results[0].y.tolist() == [3.0, 6.0, 9.5]
+    expected_second = [1.0, 0.0, 1.0] if name == "booleans.csv" else [2.0, 5.0, 8.0]
+    assert results[0].X[:, 1].tolist() == expected_second
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,y\n1,2,3,4\n4,5,6\n", "line 2 has 4 field(s) but the header has 3"),
+        ("a,b,y\n1,2,3\n4,5,6,7\n", "line 3 has 4 field(s) but the header has 3"),
+        ("a,b,y\n1,2,3\n4,5\n", "line 3 has 2 field(s) but the header has 3"),
+        ("a,b;y\n1,2,3\n", "holds both ',' and ';'; say which separates fields with --sep"),
+        ("caf\xe9,b,y\n1,2,3\n", "the header line is not UTF-8 text (byte 0xe9 at offset 3)"),
+    ],
+)
+def test_every_csv_reader_refuses_the_same_broken_files_with_the_same_message(tmp_path, text, message):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(text.encode("latin-1"))
+    for reader in READERS:
+        with pytest.raises(DataError) as caught:
+            load_training_data(path, "y", reader=reader)
+        assert message in str(caught.value), (reader, str(caught.value))
+    completed = run_cli("fit", path, "--target", "y")
+    assert_bad_input(completed, message)
+    assert len(completed.stderr.strip().splitlines()) <= 3  # the reading note, maybe, then one line
+
+
+def test_sep_and_encoding_from_the_command_line(tmp_path):
+    path = tmp_path / "export.csv"
+    rows = "".join(f"{x};{2 * x + 1}\n" for x in range(20))
+    path.write_bytes(("temp\xe9rature;y\n" + rows).encode("latin-1"))
+    assert_bad_input(run_cli("fit", path, "--target", "y"), "--encoding latin-1")
+    completed = run_cli("fit", path, "--target", "y", "--encoding", "latin-1", "--sep", ";", "--json", "-")
+    assert completed.returncode == 0, completed.stderr
+    summary = json.loads(completed.stdout)
+    assert summary["feature_names"] == ["température"] and abs(summary["coef"][0] - 2.0) < 1e-9
+
+
+def test_predictions_text_is_one_bare_column_and_csv_quotes_its_header(tmp_path):
+    model_path = tmp_path / "model.json"
+    save_model(model_path, LinearModel(["x"], [2.0], 1.0, target_name="price, USD"))
+    np.save(tmp_path / "x.npy", np.arange(5.0))
+    assert run_cli("predict", model_path, tmp_path / "x.npy", "--out", tmp_path / "p.txt").returncode == 0
+    assert (tmp_path / "p.txt").read_text().split() == ["1.0", "3.0", "5.0", "7.0", "9.0"]
+    assert run_cli("predict", model_path, tmp_path / "x.npy", "--out", tmp_path / "p.csv").returncode == 0
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == '"predicted_price, USD"'
+    import csv
+
+    with open(tmp_path / "p.csv", newline="") as handle:
+        assert next(csv.reader(handle)) == ["predicted_price, USD"]
+
+
+def test_predict_writes_its_output_in_blocks_not_as_one_string(tmp_path):
+    rows = 4_000_000
+    save_model(tmp_path / "model.json", LinearModel(["x"], [2.0], 1.0, target_name="y"))
+    np.save(tmp_path / "small.npy", np.arange(10.0))
+    np.save(tmp_path / "large.npy", np.linspace(0.0, 1.0, rows))  # 32 MB in, about 75 MB of text out
+    program = f"""
+import resource
+from fastgd.cli import main
+folder = {str(tmp_path)!r}
+assert main(["predict", folder + "/model.json", folder + "/small.npy", "--out", folder + "/small.csv", "-q"]) == 0
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+assert main(["predict", folder + "/model.json", folder + "/large.npy", "--out", folder + "/large.csv", "-q"]) == 0
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "large.csv").stat().st_size > 60e6
+    # Input copy (32 MB) and predictions (32 MB) are needed; the text (75 MB) and 4 million Python
+    # floats (128 MB) as one list would be on top.
+    grown = int(completed.stdout.strip())
+    assert grown < 110, f"{grown} MB of peak memory grown while predicting"

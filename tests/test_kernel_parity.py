@@ -9,7 +9,7 @@ from conftest import assert_within, make_problem, rounding_bounds
 
 import fastgd
 from fastgd import gram, reference
-from fastgd._config import chunk_rows_for
+from fastgd._config import chunk_rows_for, parallel_for
 from fastgd.benchmarking import FEATURES, chunk_boundary_rows
 from fastgd.validation import prepare_data
 
@@ -207,7 +207,9 @@ def test_hessian_vector_pass_equals_reference_with_zero_targets(d, extra, weight
     weights = np.random.default_rng(extra).uniform(0.0, 2.0, size=n) if weighted else None
     total_weight = float(n if weights is None else weights.sum())
     grad_w = np.empty(d)
-    loss, grad_b = fused_loss_and_gradients(X, y, weights, total_weight, w, b, chunk_rows_for(d), grad_w, 0.0)
+    loss, grad_b = fused_loss_and_gradients(
+        X, y, weights, total_weight, w, b, chunk_rows_for(d), grad_w, 0.0, parallel_for(X.size)
+    )
     zeros = np.zeros(n)
     loss_bound, grad_w_bound, grad_b_bound, _ = rounding_bounds(X, zeros, w, b, weights)
     expected = reference.loss_and_gradients(X, zeros, w, b, weights)

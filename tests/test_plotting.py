@@ -107,3 +107,32 @@ def test_importing_fastgd_and_its_front_ends_imports_no_optional_package():
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_loss_plot_says_whether_the_run_converged(result):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(200) + 50.0  # far from zero, unscaled: plain gradient descent crawls
+    y = 2.0 * x + rng.standard_normal(200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        stopped_short = fastgd.train(x, y, lr=1e-4, iterations=50, center=False, scale=False)
+    converged = fastgd.train(x, y, iterations=500, method="cg", solver="gram")
+    assert not stopped_short.converged and converged.converged
+    short_axes = plot_loss(stopped_short, ax=new_axes())
+    assert short_axes.get_title().startswith("training loss: NOT converged (coefficient error")
+    assert any("a flat loss is not the optimum" in text.get_text() for text in short_axes.texts)
+    converged_axes = plot_loss(converged, ax=new_axes())
+    assert "training loss: converged" in converged_axes.get_title() and not converged_axes.texts
+
+
+def test_a_loss_within_one_decade_is_drawn_on_a_linear_axis():
+    class Run:
+        loss_history = np.linspace(5.35, 4.6, 30)  # a log axis here would show ticks like 5.3x10^0
+
+    assert plot_loss(Run(), ax=new_axes()).get_yscale() == "linear"
+    assert plot_loss(Run(), ax=new_axes()).get_title() == "training loss"
+
+
+def test_the_fit_plot_names_its_axes_after_the_columns(result):
+    ax = plot_fit(X, Y, result, ax=new_axes(), x_label="area (m²)", y_label="price")
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("area (m²)", "price")

@@ -7,7 +7,8 @@ Environment switches (read when asv imports the suite):
     ``tiny``: n = 20,000 and d ∈ {1, 8} only, for a smoke run. 20,000 rows
     keep one feature below the kernels' parallel threshold and 8 features
     above it, so both the serial and the parallel kernels run, and 1-D and
-    2-D ``X`` are both covered (64 features run the same compiled code as 8).
+    2-D ``X`` are both covered (64 features run the same compiled code as 8);
+    the compile benchmarks time two kinds of data instead of all of them.
 ``FASTGD_BENCH_THREADS``
     Comma-separated values of the ``threads`` parameter: ``1``, ``all`` or any
     number (default ``1,all``). ``all`` is numba's pool, ``NUMBA_NUM_THREADS``.
@@ -46,6 +47,12 @@ def _threads() -> tuple[str, ...]:
 
 
 ROWS, FEATURES = _sizes()
+# The compile benchmarks' kinds of data: two in a smoke run (each compiles cold for seconds).
+COMPILE_VARIANTS = (
+    benchmarking.TINY_COMPILE_VARIANTS
+    if os.environ.get("FASTGD_BENCH_SIZES") == "tiny"
+    else tuple(benchmarking.COMPILE_VARIANTS)
+)
 DTYPES = benchmarking.DTYPES
 BACKENDS = benchmarking.BACKENDS
 THREADS = _threads()

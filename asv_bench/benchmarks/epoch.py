@@ -1,7 +1,7 @@
 """One epoch: the loss and both gradients in one call, and the kernel-vs-reference speed-up.
 
 An epoch is what every training iteration costs. The numba backend is the
-compiled fused kernel (``fastgd.loop.evaluate_compiled``); the numpy backend is
+compiled fused kernel (``fastgd.loop.evaluate_kernels``); the numpy backend is
 the reference path (``fastgd.loop.evaluate``, the same function run as plain
 Python). Both get data already validated by ``fastgd.training.prepare_data``,
 so only the pass over the data is timed; compilation happens in ``setup``.
