@@ -513,7 +513,10 @@ def test_every_csv_reader_gives_the_same_columns_and_values(tmp_path, name, text
     path.write_bytes(text.encode(options.get("encoding", "utf-8")))
     results = [load_training_data(path, "y", reader=reader, **options) for reader in READERS]
     for result in results:
-        assert result.feature_names == results[0].feature_names and result.feature_names[0].strip() == result.feature_names[0]
+        assert (
+            result.feature_names == results[0].feature_names
+            and result.feature_names[0].strip() == result.feature_names[0]
+        )
         assert np.array_equal(result.X, results[0].X) and np.array_equal(result.y, results[0].y)
     assert results[0].y.tolist() == [3.0, 6.0, 9.5]
     expected_second = [1.0, 0.0, 1.0] if name == "booleans.csv" else [2.0, 5.0, 8.0]
