@@ -347,8 +347,14 @@ def _run_predict(args: argparse.Namespace) -> int:
     column = f"predicted_{model.target_name}" if model.target_name else "prediction"
     if args.out is None:
         sys.stdout.flush()
-        _write_predictions(sys.stdout.buffer.write, predictions, None, column)
-        sys.stdout.buffer.flush()
+        binary = getattr(sys.stdout, "buffer", None)  # absent when stdout was replaced (e.g. redirect_stdout)
+        _write_predictions(
+            binary.write if binary is not None else lambda chunk: sys.stdout.write(chunk.decode()),
+            predictions,
+            None,
+            column,
+        )
+        sys.stdout.flush()
     else:
         write_atomic(args.out, lambda handle: _write_predictions(handle.write, predictions, args.out, column))
         log(f"wrote {predictions.shape[0]:,} predictions to {args.out}")

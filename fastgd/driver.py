@@ -62,10 +62,11 @@ MAX_STEP_HALVINGS = 40
 # The compiled loop returns to Python after about this many seconds, so a
 # Ctrl-C (which Python handles only between its own instructions) stops a
 # run promptly; the loop's state carries over, so slicing changes nothing
-# else. Slices start at FIRST_SLICE_STEPS iterations and grow at most
-# SLICE_GROWTH-fold per slice towards the time budget.
+# else. Slices start at one iteration (an epoch over a large data set can
+# take a second) and grow at most SLICE_GROWTH-fold per slice towards the
+# time budget. A single epoch longer than that is not cut short.
 SLICE_SECONDS = 0.05
-FIRST_SLICE_STEPS = 8
+FIRST_SLICE_STEPS = 1
 SLICE_GROWTH = 16
 
 # A convergence claim that the final check rejects this many times ends the

@@ -36,9 +36,11 @@ inputs or another of its outputs before anything is read or written.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import datetime
+import itertools
 import json
 import math
 import os
@@ -163,9 +165,19 @@ class CsvFormat:
     header: list[str]
 
 
+_MAX_HEADER_BYTES = 16 << 20
+
 # Separators found on their own in a header line are taken as the file's (a European "a;b;y").
 _SEPARATORS = (",", ";", "\t")
-_BOOLEANS = {"true": 1.0, "false": 0.0}
+
+
+def _every_case(word: str) -> tuple[str, ...]:
+    return tuple("".join(letters) for letters in itertools.product(*((c.lower(), c.upper()) for c in word)))
+
+
+# Booleans in any case (as pandas reads them) are 1 and 0 for every reader; pyarrow needs each spelling.
+_TRUE, _FALSE = _every_case("true"), _every_case("false")
+_BOOLEANS = {**dict.fromkeys(_TRUE, 1.0), **dict.fromkeys(_FALSE, 0.0)}
 
 
 def _encoding_name(encoding: str) -> str:
@@ -196,7 +208,9 @@ def csv_format(path: str | os.PathLike, sep: str | None = None, encoding: str | 
     path = Path(path)
     encoding = encoding or "utf-8-sig"
     with open(path, "rb") as handle:
-        first = handle.readline(1 << 20)
+        first = handle.readline(_MAX_HEADER_BYTES + 1)
+    if len(first) > _MAX_HEADER_BYTES:
+        raise DataError(f"{path}: the header line is longer than {_MAX_HEADER_BYTES >> 20} MiB; is this a CSV file?")
     line = _decode(first, encoding, path, "the header line").rstrip("\r\n")
     if sep is None:
         present = [candidate for candidate in _SEPARATORS if candidate in line]
@@ -352,9 +366,9 @@ def _choose_csv_reader(reader: str) -> str:
 
 
 def _cell_value(text: str) -> float:
-    """A CSV cell as every reader takes it: a number, or ``true``/``false`` (any case) as 1 and 0."""
+    """A CSV cell as every reader takes it: a number, or ``true``/``false`` (:data:`_BOOLEANS`) as 1 and 0."""
     text = text.strip()
-    boolean = _BOOLEANS.get(text.lower())
+    boolean = _BOOLEANS.get(text)
     return float(text) if boolean is None else boolean
 
 
@@ -370,8 +384,8 @@ def _read_csv_pyarrow(path: Path, names: list[str], form: CsvFormat) -> NDArray[
             include_columns=names,
             strings_can_be_null=True,
             # Booleans are the same words as _cell_value's; numbers are inferred and cast below.
-            true_values=["true", "True", "TRUE"],
-            false_values=["false", "False", "FALSE"],
+            true_values=list(_TRUE),
+            false_values=list(_FALSE),
         ),
     )
     out = np.empty((table.num_rows, len(names)))
@@ -399,12 +413,19 @@ def _read_csv_pandas(path: Path, names: list[str], form: CsvFormat) -> NDArray[n
         # pandas only warns (ParserWarning) about an extra field in the first data line: an error here,
         # as the other readers have it.
         warnings.simplefilter("error", pd.errors.ParserWarning)
+        # Columns by position: a header may name two columns alike, which pandas' names= refuses.
+        positions = [form.header.index(name) for name in names]
         frame = pd.read_csv(
-            path, sep=form.sep, encoding=form.encoding, header=0, names=form.header, index_col=False,
-            dtype=dict.fromkeys(names, np.float64), true_values=["true", "True", "TRUE"],
-            false_values=["false", "False", "FALSE"], **precision,
+            path, sep=form.sep, encoding=form.encoding, header=None, skiprows=1,
+            names=list(range(len(form.header))), index_col=False, dtype=dict.fromkeys(positions, np.float64),
+            true_values=list(_TRUE), false_values=list(_FALSE), **precision,
         )  # fmt: skip
-    return np.ascontiguousarray(frame[names].to_numpy(dtype=np.float64))
+    # pandas fills a short line's missing fields with NaN; the other readers refuse such a line.
+    if frame.shape[0] and frame[len(form.header) - 1].isna().any():
+        where = _find_bad_csv_cell(path, form, names)
+        if where is not None:
+            raise ValueError(where)
+    return np.ascontiguousarray(frame[positions].to_numpy(dtype=np.float64))
 
 
 def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np.float64]:
@@ -413,12 +434,14 @@ def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np
         dtype=np.float64, quotechar='"', comments=None, encoding=form.encoding, converters=_cell_value,
     )  # fmt: skip
     # loadtxt ignores fields beyond the columns it parses; the other readers refuse a line with extra
-    # fields. One count of separators over the file finds such a line (or a quoted separator, which the
+    # fields. Counting separators line by line finds such a line (or a quoted separator, which the
     # careful scan then clears).
+    separator = form.sep.encode("utf-8" if codecs.lookup(form.encoding).name == "utf-8-sig" else form.encoding)
+    expected = len(form.header) - 1
     with open(path, "rb") as handle:
         handle.readline()
-        separators = handle.read().count(form.sep.encode(form.encoding.replace("-sig", "")))
-    if separators != (len(form.header) - 1) * values.shape[0]:
+        uneven = any(line.count(separator) != expected for line in handle if line.strip())
+    if uneven:
         where = _find_bad_csv_cell(path, form, names)
         if where is not None:
             raise ValueError(where)
@@ -782,10 +805,10 @@ def _temporary_prefix(path: Path) -> str:
 
 def _process_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists (POSIX)
     except ProcessLookupError:
         return False
-    except OSError:  # alive under another user, or unknowable: keep its file
+    except (OSError, OverflowError):  # alive under another user, or unknowable: keep its file
         return True
     return True
 
@@ -797,6 +820,8 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     to the same file does it. Files of live processes, and of other hosts
     (a shared file system), are left alone. Returns what was removed.
     """
+    if os.name != "posix":  # os.kill(pid, 0) means something else on Windows: leave the files
+        return []
     pattern = re.compile(re.escape(_temporary_prefix(path)) + r"(\d+)\..*" + re.escape(_TEMPORARY_SUFFIX))
     removed = []
     with contextlib.suppress(OSError):

@@ -59,7 +59,8 @@ class DataPass(NamedTuple):
     from each column on the fly; ``scale`` is empty, or one factor per
     feature. The model is then ``(x - shift) . (scale * v) + c`` for loop
     parameters ``[v, c]``. ``chunk_rows`` is the kernels' fixed reduction
-    chunk and ``parallel`` whether they run it on threads
+    chunk and ``parallel`` ``None`` (chunks one after the other) or ``True``
+    (on threads), never ``False``: the kernels pick by type
     (:func:`fastgd._config.parallel_for`; both unused by numpy).
     """
 

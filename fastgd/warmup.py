@@ -34,9 +34,12 @@ DTYPES: dict[str, tuple[str, ...]] = {"float64": ("float64",), "float32": ("floa
 LAYOUTS: tuple[str, ...] = ("C", "F", "1-D", "strided")
 
 _FEATURES = 4
-# Large enough for the parallel kernels and for the statistics kernel (smaller data takes BLAS blocks).
-_LARGE_ROWS = max(GRAM_KERNEL_MIN_ROWS, -(-PARALLEL_MIN_ELEMENTS // _FEATURES))
 _SMALL_ROWS = 64
+
+
+def _large_rows(n_columns: int) -> int:
+    """Rows enough for the parallel kernels (by elements) and for the statistics kernel (by rows)."""
+    return max(GRAM_KERNEL_MIN_ROWS, -(-PARALLEL_MIN_ELEMENTS // n_columns))
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Variant:
 
     def data(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Small random ``(X, y, sample_weight)`` of this kind."""
-        n_rows = _LARGE_ROWS if self.large else _SMALL_ROWS
+        n_rows = _large_rows(1 if self.layout == "1-D" else _FEATURES) if self.large else _SMALL_ROWS
         rng = np.random.default_rng(0)
         wide = rng.standard_normal((n_rows, 2 * _FEATURES)).astype(self.dtype)  # cast first: a cast copies
         X = {

@@ -40,6 +40,13 @@ def data_file(tmp_path_factory):
     return path
 
 
+def _interruptible() -> None:
+    """Run in the child before it starts: SIGINT as at a terminal. A job started in the background of a
+    non-interactive shell (as CI may run the suite) inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt, rightly: such a program is meant to ignore Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class _Reader(threading.Thread):
     """Collects everything written to a file descriptor (a pipe or a pseudo-terminal) while the child runs."""
 
@@ -88,11 +95,19 @@ def test_ctrl_c_stops_fit_within_a_second_and_writes_nothing(data_file, tmp_path
     command += ["--iterations", "10000000", "--json", str(outputs[0]), "--save-model", str(outputs[1])]
     if stream == "terminal":
         parent, child = os.openpty()
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=child, stderr=child)
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=child, stderr=child, preexec_fn=_interruptible
+        )
         os.close(child)
         reader = _Reader(parent)
     else:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_interruptible,
+        )
         reader = _Reader(process.stdout.fileno())
     reader.start()
     try:
@@ -105,11 +120,12 @@ def test_ctrl_c_stops_fit_within_a_second_and_writes_nothing(data_file, tmp_path
     finally:
         if process.poll() is None:
             process.kill()
-    reader.join(timeout=5)
-    if stream == "terminal":
-        os.close(parent)
-    else:
-        process.stdout.close()
+            process.wait()
+        reader.join(timeout=5)
+        if stream == "terminal":
+            os.close(parent)
+        else:
+            process.stdout.close()
     assert seconds < 1.0, (seconds, reader.text())
     assert process.returncode == 130, reader.text()
     assert "interrupted" in reader.text()
@@ -129,16 +145,25 @@ fastgd.train(X, y, iterations=10**7, **options)
 print("finished", flush=True)
 """
     process = subprocess.Popen(
-        [sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        [sys.executable, "-c", program],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_interruptible,
     )
     reader = _Reader(process.stdout.fileno())
     reader.start()
-    reader.wait_for("training")
-    time.sleep(2.0)
-    assert process.poll() is None, reader.text()
-    seconds = _interrupt(process)
-    reader.join(timeout=5)
-    process.stdout.close()
+    try:
+        reader.wait_for("training")
+        time.sleep(2.0)
+        assert process.poll() is None, reader.text()
+        seconds = _interrupt(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=5)
+        process.stdout.close()
     assert seconds < 1.0, (seconds, reader.text())
     assert "KeyboardInterrupt" in reader.text() and "finished" not in reader.text()
 

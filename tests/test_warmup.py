@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastgd import warmup
+from fastgd._config import parallel_for
 
 COUNT_COMPILES = """
 import warnings
@@ -37,6 +38,7 @@ def test_variants_cover_every_dtype_layout_weighting_and_size():
         X, y, weights = variant.data()
         assert X.dtype == variant.dtype and y.dtype == variant.target_dtype
         assert (weights is not None) == variant.weighted
+        assert (parallel_for(X.size) is True) == variant.large  # the large ones run the parallel kernels
         layout_holds = {
             "C": X.ndim == 2 and X.flags.c_contiguous,
             "F": X.ndim == 2 and X.flags.f_contiguous and not X.flags.c_contiguous,
