@@ -422,17 +422,19 @@ def _read_csv_pandas(path: Path, names: list[str], form: CsvFormat) -> NDArray[n
         )  # fmt: skip
     # pandas fills a short line's missing fields with NaN; the other readers refuse such a line.
     if frame.shape[0] and frame[len(form.header) - 1].isna().any():
-        where = _find_bad_csv_cell(path, form, names)
-        if where is not None:
-            raise ValueError(where)
+        _refuse_bad_line(path, form, names)
     return np.ascontiguousarray(frame[positions].to_numpy(dtype=np.float64))
 
 
 def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np.float64]:
-    values = np.loadtxt(
-        path, delimiter=form.sep, skiprows=1, usecols=[form.header.index(name) for name in names], ndmin=2,
-        dtype=np.float64, quotechar='"', comments=None, encoding=form.encoding, converters=_cell_value,
+    options = dict(
+        delimiter=form.sep, skiprows=1, usecols=[form.header.index(name) for name in names], ndmin=2,
+        dtype=np.float64, quotechar='"', comments=None, encoding=form.encoding,
     )  # fmt: skip
+    try:
+        values = np.loadtxt(path, **options)
+    except ValueError:  # perhaps booleans: again with a Python converter per cell (slower, so only then)
+        values = np.loadtxt(path, converters=_cell_value, **options)
     # loadtxt ignores fields beyond the columns it parses; the other readers refuse a line with extra
     # fields. Counting separators line by line finds such a line (or a quoted separator, which the
     # careful scan then clears).
@@ -442,10 +444,15 @@ def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np
         handle.readline()
         uneven = any(line.count(separator) != expected for line in handle if line.strip())
     if uneven:
-        where = _find_bad_csv_cell(path, form, names)
-        if where is not None:
-            raise ValueError(where)
+        _refuse_bad_line(path, form, names)
     return values
+
+
+def _refuse_bad_line(path: Path, form: CsvFormat, names: list[str]) -> None:
+    """Raise the DataError of the first bad line or cell that :func:`_find_bad_csv_cell` finds, if any."""
+    where = _find_bad_csv_cell(path, form, names)
+    if where is not None:
+        raise DataError(f"{path}: {where}")
 
 
 def _find_bad_csv_cell(path: Path, form: CsvFormat, names: list[str]) -> str | None:
@@ -474,7 +481,8 @@ def _find_bad_csv_cell(path: Path, form: CsvFormat, names: list[str]) -> str | N
                         return f"line {line}, column {name!r}: {text!r} is not a finite number"
     except UnicodeDecodeError as error:
         return (
-            f"not {form.encoding} text after the header ({error.reason} at byte offset {error.start}); use --encoding"
+            f"not {_encoding_name(form.encoding)} text after the header ({error.reason} at byte offset "
+            f"{error.start}); use --encoding"
         )
     return None
 
@@ -491,6 +499,8 @@ def _read_csv(
             values = _read_csv_pandas(path, names, form)
         else:
             values = _read_csv_numpy(path, names, form)
+    except DataError:  # the reader found the bad line itself
+        raise
     except Exception as error:  # each reader has its own parse-error types; all are reported the same way
         where = _find_bad_csv_cell(path, form, names)
         raise DataError(f"{path}: {where or f'could not be parsed ({type(error).__name__}: {error})'}") from None

@@ -75,25 +75,10 @@ class _Reader(threading.Thread):
             time.sleep(0.02)
 
 
-def _interrupt(process: subprocess.Popen) -> float:
-    """Send SIGINT and return the seconds until the process ended (killing it after 10 s)."""
-    sent = time.monotonic()
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return time.monotonic() - sent
-
-
-@pytest.mark.parametrize("stream", ["pipe", "terminal"])
-def test_ctrl_c_stops_fit_within_a_second_and_writes_nothing(data_file, tmp_path, stream):
-    outputs = [tmp_path / "fit.json", tmp_path / "model.json"]
-    command = [sys.executable, "-m", "fastgd", "fit", str(data_file), "--target", "-1", *ENDLESS]
-    command += ["--iterations", "10000000", "--json", str(outputs[0]), "--save-model", str(outputs[1])]
-    if stream == "terminal":
+def _run_and_interrupt(command: list[str], *, terminal: bool, ready: str, delay: float) -> tuple[float, int, str]:
+    """Start ``command`` (output on a pseudo-terminal or a pipe), wait for ``ready`` and ``delay`` seconds more,
+    send SIGINT; return the seconds until it ended, its exit status and its output (killed after 10 s)."""
+    if terminal:
         parent, child = os.openpty()
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=child, stderr=child, preexec_fn=_interruptible
@@ -111,24 +96,39 @@ def test_ctrl_c_stops_fit_within_a_second_and_writes_nothing(data_file, tmp_path
         reader = _Reader(process.stdout.fileno())
     reader.start()
     try:
-        # On a terminal the bar shows training has begun; in a pipe, the data has been read and the loop
-        # loaded: training proper starts well within the second that follows.
-        reader.wait_for("fit:" if stream == "terminal" else "read 20,000 rows")
-        time.sleep(1.5)
+        reader.wait_for(ready)
+        time.sleep(delay)
         assert process.poll() is None, reader.text()
-        seconds = _interrupt(process)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)
+        seconds = time.monotonic() - sent
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         reader.join(timeout=5)
-        if stream == "terminal":
+        if terminal:
             os.close(parent)
         else:
             process.stdout.close()
-    assert seconds < 1.0, (seconds, reader.text())
-    assert process.returncode == 130, reader.text()
-    assert "interrupted" in reader.text()
+    return seconds, process.returncode, reader.text()
+
+
+@pytest.mark.parametrize("stream", ["pipe", "terminal"])
+def test_ctrl_c_stops_fit_within_a_second_and_writes_nothing(data_file, tmp_path, stream):
+    outputs = [tmp_path / "fit.json", tmp_path / "model.json"]
+    command = [sys.executable, "-m", "fastgd", "fit", str(data_file), "--target", "-1", *ENDLESS]
+    command += ["--iterations", "10000000", "--json", str(outputs[0]), "--save-model", str(outputs[1])]
+    # On a terminal the bar shows training has begun; in a pipe, the data has been read and the loop
+    # loaded: training proper starts well within the second that follows.
+    terminal = stream == "terminal"
+    seconds, status, text = _run_and_interrupt(
+        command, terminal=terminal, ready="fit:" if terminal else "read 20,000 rows", delay=1.5
+    )
+    assert seconds < 1.0, (seconds, text)
+    assert status == 130, text
+    assert "interrupted" in text
     assert not any(path.exists() for path in outputs)
     assert sorted(os.listdir(tmp_path)) == [], "no temporary file is left behind"
 
@@ -144,28 +144,11 @@ print("training", flush=True)
 fastgd.train(X, y, iterations=10**7, **options)
 print("finished", flush=True)
 """
-    process = subprocess.Popen(
-        [sys.executable, "-c", program],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=_interruptible,
+    seconds, _status, text = _run_and_interrupt(
+        [sys.executable, "-c", program], terminal=False, ready="training", delay=2.0
     )
-    reader = _Reader(process.stdout.fileno())
-    reader.start()
-    try:
-        reader.wait_for("training")
-        time.sleep(2.0)
-        assert process.poll() is None, reader.text()
-        seconds = _interrupt(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join(timeout=5)
-        process.stdout.close()
-    assert seconds < 1.0, (seconds, reader.text())
-    assert "KeyboardInterrupt" in reader.text() and "finished" not in reader.text()
+    assert seconds < 1.0, (seconds, text)
+    assert "KeyboardInterrupt" in text and "finished" not in text
 
 
 def test_threads_training_at_once_under_the_workqueue_layer_get_the_serial_results():
