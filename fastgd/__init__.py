@@ -17,7 +17,7 @@ from .errors import ConvergenceWarning, DivergenceError
 from .gram import SufficientStatistics
 from .ops import loss_and_gradients, predict
 from .plotting import plot_fit, plot_loss
-from .training import TrainResult, train
+from .training import TrainResult, path, train, train_statistics
 
 __all__ = [
     "ConvergenceWarning",
@@ -27,11 +27,13 @@ __all__ = [
     "TrainResult",
     "__version__",
     "loss_and_gradients",
+    "path",
     "plot_fit",
     "plot_loss",
     "predict",
     "reference",
     "train",
+    "train_statistics",
 ]
 
 

@@ -60,7 +60,7 @@ def _unit_steps(plan: Plan) -> np.ndarray:
 
 
 def _condition(plan: Plan, center: bool, scale: bool) -> float:
-    return plan.condition(*preconditioner(plan.moments, center, scale), _unit_steps(plan))
+    return plan.condition(*preconditioner(plan.moments, center, scale, plan.options.ridge_weight), _unit_steps(plan))
 
 
 def _as_run(plan: Plan, method_changes: bool) -> tuple[bool, bool]:
@@ -87,12 +87,17 @@ def _preconditioned(plan: Plan, suggestion: Suggestion, center: bool, scale: boo
     return kappa, center, scale
 
 
+def fastest_method(plan: Plan) -> str:
+    """Conjugate gradients, or, with an L1 penalty (not smooth), Nesterov's method (FISTA)."""
+    return "nesterov" if plan.options.has_l1 else "cg"
+
+
 def _cg(plan: Plan, iterations: int, reduction: float) -> Suggestion:
-    """Conjugate gradients (with the automatic step, and the preconditioner where it helps)."""
+    """Conjugate gradients, or FISTA with an L1 penalty (the automatic step, and the preconditioner where it helps)."""
     suggestion: Suggestion = {} if plan.options.lr is None else {"lr": "auto"}
-    suggestion["method"] = "cg"
+    method = suggestion["method"] = fastest_method(plan)
     kappa, _, _ = _preconditioned(plan, suggestion, *_as_run(plan, method_changes=True))
-    needed = iterations_needed("cg", kappa, reduction, int(plan.free.sum()))
+    needed = iterations_needed(method, kappa, reduction, int(plan.free.sum()))
     if needed > iterations:
         suggestion["iterations"] = _nice_count(needed)
     return suggestion
@@ -124,16 +129,16 @@ def not_converged_advice(
     n_free = int(plan.free.sum())
     if plan.statistics is None:
         # Without the statistics the rates are unknown: conjugate gradients, at a few sweeps of d steps.
-        if options.method != "cg":
+        if options.method != fastest_method(plan):
             suggestion: Suggestion = {} if options.lr is None else {"lr": "auto"}
-            suggestion["method"] = "cg"
+            suggestion["method"] = fastest_method(plan)
             if 4 * n_free > iterations:
                 suggestion["iterations"] = _nice_count(4 * n_free + 10)
             advice.append(suggestion)
         elif iterations < 4 * n_free:
             advice.append({"iterations": _nice_count(4 * n_free + 10)})
         return advice
-    if options.method != "cg":
+    if options.method != fastest_method(plan):
         advice.append(_cg(plan, iterations, reduction))
     if options.method == "gd":
         own = plan.gd_rate_condition()
@@ -168,9 +173,10 @@ def divergence_advice(plan: Plan, iterations: int, first_error: float, tol: floa
             if iterations < needed < 1e7:
                 suggestion["iterations"] = _nice_count(needed)
         advice.append(suggestion)
-    if options.method != "cg":
+    if options.method != fastest_method(plan):
+        method = fastest_method(plan)
         if plan.statistics is not None:
             advice.append(_cg(plan, iterations, reduction))
         else:
-            advice.append({"method": "cg"} if options.lr is None else {"lr": "auto", "method": "cg"})
+            advice.append({"method": method} if options.lr is None else {"lr": "auto", "method": method})
     return advice

@@ -134,6 +134,14 @@ def _int_list(text: str) -> list[int]:
     return [_positive_int(part) for part in text.split(",") if part.strip()]
 
 
+def _unit_interval(text: str) -> float:
+    """argparse type: a number from 0 to 1."""
+    value = _non_negative_float(text)
+    if value > 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _non_negative_float(text: str) -> float:
     try:
         value = float(text)
@@ -184,6 +192,9 @@ def _fit_summary(args: argparse.Namespace, data: Any, result: Any) -> dict[str, 
         "lr_requested": args.lr,
         "method": result.method,
         "solver": result.solver,
+        "alpha": float(result.alpha),
+        "l1_ratio": float(result.l1_ratio),
+        "duality_gap": _json_number(result.duality_gap),
         "center": bool(result.center),
         "scale": bool(result.scale),
         "backend": result.backend,
@@ -213,8 +224,9 @@ def _print_fit(summary: dict[str, Any]) -> None:
         lr_text = f"{summary['lr']:.6g}" + (" (auto)" if summary["lr_requested"] == "auto" else "")
     error = summary["coef_error"]
     error_text = "unknown" if error is None else f"{error:.2g}"
+    penalised = summary["alpha"] > 0
     rows = [
-        ("final loss (MSE)", f"{summary['final_loss']:.10g}"),
+        ("final loss (MSE + 2 x penalty)" if penalised else "final loss (MSE)", f"{summary['final_loss']:.10g}"),
         (
             "converged",
             f"{'yes' if summary['converged'] else 'NO'} (coefficient error {error_text}, tol {summary['tol']:g})",
@@ -224,6 +236,10 @@ def _print_fit(summary: dict[str, Any]) -> None:
         ("learning rate", lr_text),
     ]
     rows += [(option, str(summary[option])) for option in ("method", "solver", "center", "scale")]
+    if penalised:
+        gap = summary["duality_gap"]
+        rows += [("penalty", f"alpha {summary['alpha']:g}, l1_ratio {summary['l1_ratio']:g}")]
+        rows += [("duality gap", "unknown" if gap is None else f"{gap:.2g} (scikit-learn's units)")]
     rows += [("backend", summary["backend"]), ("training time", f"{summary['seconds']:.3f} s")]
     print(_format_table(rows))
 
@@ -246,8 +262,10 @@ def _run_fit(args: argparse.Namespace) -> int:
         "iterations": args.iterations,
         "loss_threshold": args.loss_threshold,
         "tol": args.tol,
-        # A number for --lr asks for a learning rate, which conjugate gradients do not take.
-        "method": args.method or ("cg" if args.lr == "auto" else "gd"),
+        # A number for --lr asks for a learning rate, which conjugate gradients do not take; nor do they an L1 penalty.
+        "method": args.method or ("gd" if args.lr != "auto" else "auto"),
+        "alpha": args.alpha,
+        "l1_ratio": args.l1_ratio,
         "solver": args.solver,
         "center": args.center,
         "scale": args.scale,
@@ -283,7 +301,10 @@ def _run_fit(args: argparse.Namespace) -> int:
     if args.save_model is not None:
         training = {"data": str(data.path), "rows": data.n_rows, "max_iterations": args.iterations}
         training.update(
-            {key: summary[key] for key in ("method", "solver", "center", "scale", "converged", "coef_error")}
+            {
+                key: summary[key]
+                for key in ("method", "solver", "alpha", "l1_ratio", "center", "scale", "converged", "coef_error")
+            }
         )
         model_json = model_text(LinearModel.from_result(result, data.feature_names, data.target_name, **training))
     if args.json == "-":
@@ -545,8 +566,23 @@ def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
         "--method",
         choices=METHODS,
         default=None,
-        help="'cg': conjugate gradients, the optimum in about d iterations (the default; 'gd' when --lr is a "
-        "number); 'nesterov': accelerated gradient descent; 'gd': gradient descent",
+        help="'cg': conjugate gradients, the optimum in about d iterations (the default; 'nesterov' with an L1 "
+        "penalty, 'gd' when --lr is a number); 'nesterov': accelerated gradient descent (FISTA with an L1 penalty); "
+        "'gd': (proximal) gradient descent",
+    )
+    fit.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="X",
+        help="elastic net penalty strength, as scikit-learn's ElasticNet (default 0: least squares)",
+    )
+    fit.add_argument(
+        "--l1-ratio",
+        type=_unit_interval,
+        default=0.0,
+        metavar="X",
+        help="share of the penalty that is L1: 0 ridge (the default), 1 lasso",
     )
     fit.add_argument(
         "--solver",

@@ -69,6 +69,8 @@ def train(
     center: bool | None = None,
     scale: bool | None = None,
     fit_intercept: bool = True,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
     sample_weight: da.Array | ArrayLike | None = None,
     w0: ArrayLike | None = None,
     b0: float = 0.0,
@@ -95,7 +97,7 @@ def train(
     y : dask.array.Array or array_like, shape (n,)
         Targets; re-chunked to ``X``'s row chunks when they differ (an
         in-memory array is cut into them).
-    lr, iterations, loss_threshold, tol, method, solver, center, scale, fit_intercept, w0, b0, record_params, callback, callback_every :
+    lr, iterations, loss_threshold, tol, method, solver, center, scale, fit_intercept, alpha, l1_ratio, w0, b0, record_params, callback, callback_every :
         As in :func:`fastgd.train`. The setup pass computes the sufficient
         statistics (up to 2,048 features; else the columns' moments), so
         ``lr="auto"`` is exact. Each ``solver="data"`` iteration is one pass
@@ -150,7 +152,7 @@ def train(
     n_features = 1 if one_dimensional else X.shape[1]
     options = resolve_options(
         method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=fixed_lr,
-        n_features=n_features,
+        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
     )  # fmt: skip
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
     if not fit_intercept and b_start != 0.0:

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from . import stepsize
 from .advice import divergence_advice, not_converged_advice, representation_floor, rounding_floor
 from .backends import Backend
-from .convergence import ErrorModel, estimated_error_model, lanczos_error
+from .convergence import ErrorModel, elastic_net_duality_gap, estimated_error_model, lanczos_error
 from .errors import current_syntax, format_advice, format_suggestion
 from .loop import (
     CONVERGED,
@@ -174,6 +174,8 @@ class _Run:
             error_max_norm=self.errors.max_norm,
             error_tol=self.reachable_tol if early_stop else -1.0,
             refresh_every=plan.refresh_every,
+            ridge=plan.ridge,
+            l1=plan.l1,
         )
         # Only conjugate gradients take Hessian-vector products; the other methods pass the data again,
         # which saves compiling the loop for a second kind of epoch.
@@ -264,11 +266,11 @@ class _Run:
         loss = float(state.loss_history[self.done - 1])
         epochs = self.epochs
         if state.grad_is_true[0] != 1.0:
-            true_loss = epochs.evaluate(state.params, state.grad)
+            true_loss = self._evaluate(state.params, state.grad)
             state.grad_is_true[0] = 1.0
             self.extra_passes += epochs.data_passes
         elif epochs.check is not None and loss < STATISTICS_LOSS_TRUST * self.plan.moments.loss_scale:
-            true_loss = epochs.evaluate_check(state.params)
+            true_loss = self._evaluate_check(state.params)
             self.extra_passes += 1
         else:
             return True
@@ -285,10 +287,10 @@ class _Run:
         state = self.state
         if state.grad_is_true[0] != 1.0:
             # The loop's record is this very point: keep the data's loss for it.
-            state.loss_history[self.done - 1] = self.epochs.evaluate(state.params, state.grad)
+            state.loss_history[self.done - 1] = self._evaluate(state.params, state.grad)
             state.grad_is_true[0] = 1.0
             self.extra_passes += self.epochs.data_passes
-        error = self._error(state.grad)
+        error = self._error(self.plan.optimality(state.params, state.grad))
         if error <= self.reachable_tol:
             self.stop_reason = "tol"
             self.confirmed_error = error
@@ -309,11 +311,27 @@ class _Run:
         self._retry_from(state.params, keep_gradient=self.plan.options.method == "cg")
         return False
 
-    def _error(self, grad: NDArray[np.float64]) -> float:
-        """The standardised coefficient error at a true gradient (a Lanczos estimate without the statistics)."""
+    def _evaluate(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
+        """The objective (loss plus penalty) at ``params`` and its smooth part's gradient, from the epochs."""
+        return self.epochs.evaluate(params, grad) + self.plan.penalty(params, grad)
+
+    def _evaluate_check(self, params: NDArray[np.float64]) -> float:
+        """The objective with the loss from a pass over the data (``Epochs.check``)."""
+        return self.epochs.evaluate_check(params) + self.plan.penalty(params, np.zeros_like(params))
+
+    def _hessian_vector(self, vector: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Half the objective's Hessian times ``vector``: the data's, plus ridge's diagonal."""
+        product = self.epochs.hessian_vector(vector)
+        ridge = self.plan.ridge
+        if ridge.shape[0]:
+            product += ridge * vector
+        return product
+
+    def _error(self, optimality: NDArray[np.float64]) -> float:
+        """The standardised coefficient error at a true gradient or subgradient (a Lanczos estimate without the statistics)."""
         if self.errors.exact:
-            return self.errors.error(grad)
-        error, _, passes = lanczos_error(self.errors, grad, self.epochs.hessian_vector)
+            return self.errors.error(optimality)
+        error, _, passes = lanczos_error(self.errors, optimality, self._hessian_vector)
         self.extra_passes += passes * self.epochs.data_passes
         return error
 
@@ -329,13 +347,14 @@ class _Run:
             final_loss = float(state.loss_history[self.done - 1])
             grad[:] = state.grad
         else:
-            final_loss = epochs.evaluate(params, grad)
+            final_loss = self._evaluate(params, grad)
             self.extra_passes += epochs.data_passes
         if epochs.check is not None and final_loss < STATISTICS_LOSS_TRUST * plan.moments.loss_scale:
-            final_loss = epochs.evaluate_check(params)  # from the statistics it would be rounding
+            final_loss = self._evaluate_check(params)  # from the statistics it would be rounding
             self.extra_passes += 1
         self._check_final_loss(final_loss)
-        error = self.confirmed_error if self.confirmed_error is not None else self._error(grad)
+        optimality = plan.optimality(params, grad)
+        error = self.confirmed_error if self.confirmed_error is not None else self._error(optimality)
         self.representation = representation_floor(plan, params)
         error = max(error, self.representation)
         converged = bool(error <= max(self.reachable_tol, _RESOLUTION_ULPS * self.representation))
@@ -343,8 +362,12 @@ class _Run:
         if not converged:
             self._warn_not_converged(error)
         first_norm = float(state.first_grad_norm[0]) if self.done > 0 else float("nan")
-        final_norm = stepped_gradient_norm(grad, self.settings.steps)
-        w, b = split(plan.to_original(params), self.one_dimensional)
+        final_norm = stepped_gradient_norm(optimality, self.settings.steps)
+        original = plan.to_original(params)
+        w, b = split(original, self.one_dimensional)
+        gap = float("nan")
+        if options.penalised and plan.statistics is not None:
+            gap = elastic_net_duality_gap(plan.statistics, original[:-1], original[-1], options.alpha, options.l1_ratio)
         history = plan.to_original(state.params_history[: self.done]) if self.record_params else None
         return TrainResult(
             w=w,
@@ -373,6 +396,10 @@ class _Run:
             center=options.center,
             scale=options.scale,
             loop_seconds=self.loop_seconds,
+            alpha=options.alpha,
+            l1_ratio=options.l1_ratio,
+            duality_gap=gap,
+            statistics=plan.statistics,
         )
 
     def _check_final_loss(self, final_loss: float) -> None:
@@ -433,7 +460,7 @@ class _Run:
         kind = "" if plan.errors.exact else "an estimated "
         message = (
             f"fastgd stopped {where} after {self.done} iterations with the coefficients {kind}{error:.2g} from the "
-            f"least-squares solution, above tol={self.tol:g} (largest error of a standardised coefficient, "
+            f"{'penalised optimum' if plan.options.penalised else 'least-squares solution'}, above tol={self.tol:g} (largest error of a standardised coefficient, "
             f"|w_j - w*_j| * std(x_j) / std(y))."
         )
         floor = max(rounding_floor(plan), self.representation)

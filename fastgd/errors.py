@@ -31,6 +31,7 @@ _CLI_FLAGS = {
     "method": "--method",
     "solver": "--solver",
     "tol": "--tol",
+    "l1_ratio": "--l1-ratio",
 }
 
 

@@ -29,10 +29,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares fitted by gradient methods, with fastgd's kernels.
 
     Minimises the (sample-weighted) mean squared error
-    ``sum_i s_i (y_i - x_i.w - b)^2 / sum_i s_i`` without regularisation, and
-    with its defaults reaches :class:`sklearn.linear_model.LinearRegression`'s
-    coefficients (to ``tol`` in standardised units) on badly scaled and
-    collinear data, or warns. Every iteration uses all the data (no
+    ``sum_i s_i (y_i - x_i.w - b)^2 / sum_i s_i``, plus the elastic net
+    penalty when ``alpha > 0``, and with its defaults reaches
+    :class:`sklearn.linear_model.LinearRegression`'s coefficients (or, with
+    a penalty, those of ``Ridge``, ``Lasso`` and ``ElasticNet``) to ``tol``
+    in standardised units on badly scaled and collinear data, or warns.
+    :meth:`partial_fit` learns from batches of rows exactly. Every iteration uses all the data (no
     sampling), so fits are deterministic.
 
     Parameters
@@ -58,10 +60,20 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         ``learning_rate``, all ``max_iter`` iterations, checked at the end).
     fit_intercept : bool, default=True
         Fit ``b``; if False, ``b = 0`` and ``center`` is ignored.
-    method : {"cg", "nesterov", "gd"}, default="cg"
+    alpha : float, default=0.0
+        Strength of the elastic net penalty, as in scikit-learn's
+        ``ElasticNet``: the objective is ``mse / 2 + alpha * l1_ratio * |w|_1
+        + alpha * (1 - l1_ratio) / 2 * |w|^2`` (the intercept is not
+        penalised). 0 is ordinary least squares.
+    l1_ratio : float, default=0.0
+        0 is ridge (``Ridge(alpha=alpha * n_samples)``), 1 the lasso, in
+        between the elastic net.
+    method : {"auto", "cg", "nesterov", "gd"}, default="auto"
         Conjugate gradients with exact step lengths (the optimum in about
         ``d`` iterations), Nesterov's accelerated gradient with adaptive
-        restart, or plain gradient descent.
+        restart (FISTA with an L1 penalty), or plain (proximal) gradient
+        descent. ``"auto"``: ``"cg"``, or ``"nesterov"`` when ``l1_ratio > 0``
+        or ``learning_rate`` is given.
     solver : {"auto", "data", "gram"}, default="auto"
         ``"gram"``: one pass computes sufficient statistics, then each
         iteration costs ``O(d^2)``. ``"data"``: each iteration is a pass over
@@ -92,7 +104,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         Iterations run.
     loss_curve_ : ndarray of shape (n_iter_,)
         ``loss_curve_[k]`` is the (weighted) mean squared error at the start
-        of iteration ``k``.
+        of iteration ``k`` (plus twice the penalty when ``alpha > 0``).
     learning_rate_ : float
         The step size used (NaN for conjugate gradients).
     converged_ : bool
@@ -128,7 +140,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         max_iter: int = 1000,
         tol: float | None = 1e-8,
         fit_intercept: bool = True,
-        method: str = "cg",
+        alpha: float = 0.0,
+        l1_ratio: float = 0.0,
+        method: str = "auto",
         solver: str = "auto",
         center: bool = True,
         scale: bool = True,
@@ -141,6 +155,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.fit_intercept = fit_intercept
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.method = method
         self.solver = solver
         self.center = center
@@ -185,41 +201,123 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_all_finite=False)
         # Same dtype for X and y: one compiled specialisation per dtype, as scikit-learn's linear models do.
         y = np.asarray(y, dtype=X.dtype)
+        equal_weight = 1.0
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
             if sample_weight[0] > 0 and np.all(sample_weight == sample_weight[0]):
                 # Equal weights give the same weighted mean; the unweighted kernel is faster and gives
                 # bit-identical results to sample_weight=None.
-                sample_weight = None
+                equal_weight, sample_weight = float(sample_weight[0]), None
 
         n_features = X.shape[1]
         warm = self.warm_start and hasattr(self, "coef_") and self.coef_.shape == (n_features,)
         options = {
-            "lr": self.learning_rate,
-            "iterations": self.max_iter,
-            "tol": self.tol,
-            "method": self.method,
+            **self._shared_options(warm),
             "solver": self.solver,
-            "center": self.center and self.fit_intercept,
-            "scale": self.scale,
-            "fit_intercept": self.fit_intercept,
             "backend": self.backend,
-            "w0": self.coef_ if warm else None,
-            "b0": float(self.intercept_) if warm and self.fit_intercept else 0.0,
             "sample_weight": sample_weight,
         }
         if self.verbose:
             options.update(callback=_print_progress, callback_every=10)
+        result = self._run(_training.train, X, y, **options)
+        self._store(result, n_features)
+        # A later partial_fit merges its rows with these (the statistics exist up to 2,048 features).
+        self._statistics = None if result.statistics is None else _reweighted(result.statistics, equal_weight)
+        return self
+
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> GDRegressor:
+        """Learn from one more batch of rows, exactly: the result is the fit on every row seen so far.
+
+        Each batch's sufficient statistics (means and centred cross
+        products, ``(d + 1)^2`` floats) are merged exactly into those of the
+        earlier batches (:meth:`fastgd.SufficientStatistics.merge`), and the
+        model is re-solved from them, starting at the previous coefficients.
+        So after any sequence of batches (the rows of an earlier :meth:`fit`
+        among them) ``coef_`` equals :meth:`fit` on all their rows at once (to ``tol``, and to rounding of about 1e-15
+        relative in the statistics), unlike
+        :meth:`sklearn.linear_model.SGDRegressor.partial_fit`, which takes
+        one stochastic step per row. Memory stays ``O(d^2)``; each call costs
+        one pass over its batch plus ``O(d^2)`` per iteration. A batch
+        without rows changes nothing. :meth:`fit` starts afresh (above 2,048
+        features it keeps no statistics, and a later ``partial_fit`` then
+        starts from its own batches).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of rows (the same features every call).
+        y : array-like of shape (n_samples,)
+            Their targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of these rows.
+
+        Returns
+        -------
+        self : GDRegressor
+        """
+        from .gram import reference_statistics, statistics
+
+        self._check_parameters()
+        first = getattr(self, "_statistics", None) is None or not hasattr(self, "coef_")
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_min_samples=0, reset=first
+        )
+        if X.shape[0] == 0:
+            if first:
+                raise ValueError(
+                    "GDRegressor.partial_fit got a batch without rows before any with rows: it has nothing to fit yet"
+                )
+            return self
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        # Statistics are taken in float64 whatever X's dtype, so batches of either dtype merge alike.
+        if X.shape[0] == 1:
+            batch = reference_statistics(X, y, sample_weight)
+        else:
+            batch = statistics(
+                np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64), sample_weight, backend=self.backend
+            )
+        merged = batch if first else self._statistics.merge(batch)
+        if not merged.total_weight > 0:
+            raise ValueError("GDRegressor.partial_fit: every row seen so far has weight 0, so there is nothing to fit")
+        n_features = X.shape[1]
+        warm = not first
+        result = self._run(_training.train_statistics, merged, **self._shared_options(warm))
+        self._statistics = merged
+        self._store(result, n_features)
+        return self
+
+    def _shared_options(self, warm: bool) -> dict:
+        """The options :meth:`fit` and :meth:`partial_fit` pass alike (``warm``: start from the current model)."""
+        return {
+            "lr": self.learning_rate,
+            "iterations": self.max_iter,
+            "tol": self.tol,
+            "method": self.method,
+            "center": self.center and self.fit_intercept,
+            "scale": self.scale,
+            "fit_intercept": self.fit_intercept,
+            "alpha": self.alpha,
+            "l1_ratio": self.l1_ratio,
+            "w0": self.coef_ if warm else None,
+            "b0": float(self.intercept_) if warm and self.fit_intercept else 0.0,
+        }
+
+    def _run(self, function, *args, **options):
+        """Call a fastgd front end with the estimator's threads and wording, warnings in scikit-learn's category."""
         with numba_threads(self.n_threads), advice_syntax("estimator"), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", _training.ConvergenceWarning)
-            result = _training.train(X, y, **options)
+            result = function(*args, **options)
         for warning in caught:
             if issubclass(warning.category, _training.ConvergenceWarning):
                 # scikit-learn's category, so model selection tools see it; the message is already in its syntax.
-                warnings.warn(f"GDRegressor: {warning.message}", ConvergenceWarning, stacklevel=2)
+                warnings.warn(f"GDRegressor: {warning.message}", ConvergenceWarning, stacklevel=3)
             else:
                 warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        return result
 
+    def _store(self, result, n_features: int) -> None:
+        """The fitted attributes from a :class:`fastgd.TrainResult`."""
         self.coef_ = np.asarray(result.w, dtype=np.float64).reshape(n_features)
         self.intercept_ = float(result.b)
         self.n_iter_ = int(result.n_iter)
@@ -227,7 +325,6 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.learning_rate_ = float(result.lr)
         self.converged_ = bool(result.converged)
         self.coef_error_ = float(result.coef_error)
-        return self
 
     def predict(self, X: ArrayLike) -> NDArray[np.float64]:
         """Predict ``X @ coef_ + intercept_``.
@@ -257,7 +354,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         for name in ("fit_intercept", "center", "scale", "warm_start"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"The '{name}' parameter of GDRegressor must be a bool; got {getattr(self, name)!r}.")
-        for name, choices in (("method", METHODS), ("solver", SOLVERS), ("backend", BACKENDS)):
+        for name, choices in (("method", ("auto", *METHODS)), ("solver", SOLVERS), ("backend", BACKENDS)):
             if getattr(self, name) not in choices:
                 raise ValueError(
                     f"The '{name}' parameter of GDRegressor must be one of {choices}; got {getattr(self, name)!r}."
@@ -269,6 +366,24 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             )
         if self.n_threads is not None:
             _check_integer(self.n_threads, "n_threads", minimum=1)
+        _check_real(self.alpha, "alpha", "a non-negative finite float", positive=False)
+        _check_real(self.l1_ratio, "l1_ratio", "a float from 0 to 1", positive=False)
+        if self.l1_ratio > 1:
+            raise ValueError(
+                f"The 'l1_ratio' parameter of GDRegressor must be a float from 0 to 1; got {self.l1_ratio!r}."
+            )
+        if self.method == "cg" and self.alpha > 0 and self.l1_ratio > 0:
+            raise ValueError(
+                "The 'method' parameter of GDRegressor cannot be 'cg' with an L1 penalty (alpha > 0 and l1_ratio > 0): "
+                "conjugate gradients need a smooth objective; use method='auto' or 'nesterov' (FISTA)."
+            )
+
+
+def _reweighted(statistics, weight: float):
+    """``statistics`` of rows that all had weight ``weight`` (taken without weights)."""
+    if weight == 1.0:
+        return statistics
+    return type(statistics)(statistics.total_weight * weight, statistics.mean, statistics.scatter * weight)
 
 
 def _print_progress(iteration: int, loss: float, w, b: float) -> None:

@@ -18,7 +18,7 @@ and ``b = c - shift . w`` for the original features.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,11 +31,13 @@ from .convergence import (
     Moments,
     estimated_error_model,
     exact_error_model,
+    feature_units,
     standardisation,
     standardisation_inverse,
     standardised_curvature,
 )
 from .errors import format_suggestion
+from .loop import add_penalty, minimum_norm_subgradient
 from .types import METHODS, SOLVERS
 
 # A loss below loss_scale * LOSS_FLOOR_FRACTION (mean(y^2) times this) is
@@ -80,6 +82,21 @@ class Options:
     lr: float | None
     center_given: bool
     scale_given: bool
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
+
+    @property
+    def penalised(self) -> bool:
+        return self.alpha > 0.0
+
+    @property
+    def ridge_weight(self) -> float:
+        """``alpha (1 - l1_ratio)``: the ridge part's curvature on every weight (in scikit-learn's units)."""
+        return self.alpha * (1.0 - self.l1_ratio)
+
+    @property
+    def has_l1(self) -> bool:
+        return self.alpha > 0.0 and self.l1_ratio > 0.0
 
     @property
     def fastgd_chooses(self) -> bool:
@@ -95,9 +112,26 @@ def resolve_options(
     fit_intercept: bool,
     lr: float | None,
     n_features: int,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
 ) -> Options:
-    """Check the options and fill in fastgd's defaults (``solver="auto"``, ``center``/``scale`` of None)."""
+    """Check the options and fill in fastgd's defaults (``solver="auto"``, ``center``/``scale`` of None).
+
+    ``method="auto"`` is conjugate gradients, or Nesterov's method (FISTA)
+    with an L1 penalty or a learning rate, which conjugate gradients cannot take.
+    """
+    alpha, l1_ratio = check_penalty(alpha, l1_ratio)
+    has_l1 = alpha > 0.0 and l1_ratio > 0.0
+    if method == "auto":  # conjugate gradients take neither an L1 penalty nor a learning rate
+        method = "nesterov" if has_l1 or lr is not None else "cg"
     method = check_choice(method, "method", METHODS)
+    if method == "cg" and has_l1:
+        raise ValueError(
+            f"{format_suggestion({'method': 'cg'})} minimises smooth losses only, and an L1 penalty "
+            f"({format_suggestion({'l1_ratio': l1_ratio})}) is not smooth: use "
+            f"{format_suggestion({'method': 'nesterov'})} (FISTA, accelerated proximal gradient) or "
+            f"{format_suggestion({'method': 'gd'})}, or {format_suggestion({'l1_ratio': 0})} for ridge"
+        )
     solver = check_choice(solver, "solver", SOLVERS)
     center_given, scale_given = _check_flag(center, "center"), _check_flag(scale, "scale")
     if method == "cg" and lr is not None:
@@ -120,7 +154,43 @@ def resolve_options(
         lr=lr,
         center_given=center_given is not None,
         scale_given=scale_given is not None,
+        alpha=alpha,
+        l1_ratio=l1_ratio,
     )
+
+
+def check_penalty(alpha: object, l1_ratio: object) -> tuple[float, float]:
+    """``(alpha, l1_ratio)`` as floats: ``alpha`` finite and non-negative, ``l1_ratio`` in ``[0, 1]``."""
+    values = []
+    for name, value, low, high in (("alpha", alpha, 0.0, np.inf), ("l1_ratio", l1_ratio, 0.0, 1.0)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        number = float(value)
+        if not (low <= number <= high and np.isfinite(number)):
+            allowed = "a finite number >= 0" if name == "alpha" else "a number from 0 (ridge) to 1 (lasso)"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        values.append(number)
+    return values[0], values[1]
+
+
+def penalty_vectors(options: Options, scale: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """The penalty in loop coordinates: ``(ridge, l1)`` with ``penalty = sum(ridge p^2) + sum(l1 |p|)``.
+
+    fastgd's loss is ``mean((y_hat - y)^2)``, twice the data term of
+    scikit-learn's ``ElasticNet``, so the whole objective is doubled: the
+    penalty on the original weights is ``2 alpha l1_ratio |w|_1 +
+    alpha (1 - l1_ratio) |w|^2``. With ``w = scale * v`` that is
+    ``ridge_j = alpha (1 - l1_ratio) scale_j^2`` and ``l1_j = 2 alpha l1_ratio
+    scale_j`` for the weights, and 0 for the intercept (never penalised).
+    Empty arrays for a part that is absent.
+    """
+    ridge = np.zeros(0)
+    l1 = np.zeros(0)
+    if options.alpha > 0.0 and options.l1_ratio < 1.0:
+        ridge = np.append(options.alpha * (1.0 - options.l1_ratio) * scale**2, 0.0)
+    if options.alpha > 0.0 and options.l1_ratio > 0.0:
+        l1 = np.append(2.0 * options.alpha * options.l1_ratio * scale, 0.0)
+    return ridge, l1
 
 
 @dataclass
@@ -145,6 +215,18 @@ class Plan:
     loss_floor: float
     refresh_every: int
     statistics: Any = None
+    ridge: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    l1: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    def penalty(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
+        """The penalty at loop parameters ``params``, its smooth part's gradient added to ``grad``."""
+        return float(add_penalty(params, grad, self.ridge, self.l1))
+
+    def optimality(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> NDArray[np.float64]:
+        """What the convergence test measures: the gradient, or with an L1 penalty the minimum-norm subgradient."""
+        if not self.l1.shape[0]:
+            return grad
+        return minimum_norm_subgradient(params, grad, self.l1, np.empty_like(grad))
 
     @property
     def free(self) -> NDArray[np.bool_]:
@@ -164,7 +246,11 @@ class Plan:
     def _curvatures(self, shift, scale, steps) -> NDArray[np.float64]:
         """Eigenvalues of ``2 D^1/2 H D^1/2`` (``D = diag(steps)``) over the fitted parameters, from the statistics."""
         free = self.free
-        hessian = self.statistics.hessian(shift, scale)[np.ix_(free, free)]
+        hessian = self.statistics.hessian(shift, scale)
+        ridge, _ = penalty_vectors(self.options, scale)
+        if ridge.shape[0]:
+            hessian = hessian + np.diag(ridge)
+        hessian = hessian[np.ix_(free, free)]
         root = np.sqrt(steps[free])
         values = np.linalg.eigvalsh(2.0 * root[:, None] * hessian * root[None, :])
         return values[values > 1e-13 * values[-1]]
@@ -185,13 +271,24 @@ class Plan:
         return 1.0 / (1.0 - rho) if rho < 1.0 else float("inf")
 
 
-def preconditioner(moments: Moments, center: bool, scale: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(shift, scale)`` of the loop's parametrisation (zeros and ones when off)."""
+def preconditioner(
+    moments: Moments, center: bool, scale: bool, ridge_weight: float = 0.0
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(shift, scale)`` of the loop's parametrisation (zeros and ones when off).
+
+    ``ridge_weight`` is ``alpha (1 - l1_ratio)``: ridge adds it to each
+    weight's curvature, so the scale is ``1 / sqrt(spread^2 + ridge_weight)``,
+    which keeps the diagonal of the objective's Hessian at 1 however the
+    penalty compares with a feature's spread (a column of scale 1e-8 under
+    ``alpha = 1`` is all penalty).
+    """
     d = moments.mean_x.shape[0]
     shift = moments.mean_x.copy() if center else np.zeros(d)
     if not scale:
         return shift, np.ones(d)
     spread = moments.std_x if center else moments.rms_x
+    if ridge_weight > 0.0:
+        spread = np.sqrt(spread**2 + ridge_weight)
     factors = np.ones(d)
     # A constant (centred) or all-zero column has no spread: leave it unscaled.
     usable = spread > 1e-300
@@ -214,10 +311,13 @@ def make_plan(
     """
     _check_finite_moments(moments, statistics)
     d = moments.mean_x.shape[0]
-    shift, scale = preconditioner(moments, options.center, options.scale)
+    shift, scale = preconditioner(moments, options.center, options.scale, options.ridge_weight)
     free = np.ones(d + 1, dtype=bool)
     free[-1] = options.fit_intercept
+    ridge, l1 = penalty_vectors(options, scale)
     hessian = None if statistics is None else statistics.hessian(shift, scale)
+    if hessian is not None and ridge.shape[0]:
+        hessian = hessian + np.diag(ridge)  # the objective's half Hessian: ridge adds its curvature
     lipschitz = None
     if options.method == "cg":
         steps = free.astype(np.float64)
@@ -228,7 +328,8 @@ def make_plan(
         if hessian is not None:
             lipschitz = stepsize.exact_lipschitz(hessian[:d, :d] if weights_only else hessian)
         else:
-            lipschitz = estimate_lipschitz(shift, scale, not weights_only)
+            # Ridge's curvature at most adds to the largest eigenvalue (Weyl's inequality).
+            lipschitz = estimate_lipschitz(shift, scale, not weights_only) + 2.0 * float(np.max(ridge, initial=0.0))
         if options.center:
             lipschitz = stepsize.floor_centred_lipschitz(lipschitz, shift * scale)
         if not (np.isfinite(lipschitz) and lipschitz >= 0):
@@ -245,6 +346,10 @@ def make_plan(
     T_inverse = standardisation_inverse(moments, shift, scale)
     if statistics is not None:
         curvature = standardised_curvature(statistics, moments, options.fit_intercept)
+        if options.ridge_weight > 0.0:
+            # alpha (1 - l1_ratio) |w|^2 with w_j = e_j std(y) / std(x_j), over std(y)^2.
+            d_range = np.arange(d)
+            curvature[d_range, d_range] += options.ridge_weight / feature_units(moments) ** 2
         errors = exact_error_model(curvature, T, T_inverse, free, moments.target_scale)
     else:
         errors = estimated_error_model(T, T_inverse, free, moments.target_scale, 1.0)
@@ -260,6 +365,8 @@ def make_plan(
         loss_floor=LOSS_FLOOR_FRACTION * moments.loss_scale,
         refresh_every=1 if options.solver == "gram" else max(CG_REFRESH_MIN, d + 1),
         statistics=statistics,
+        ridge=ridge,
+        l1=l1,
     )
 
 

@@ -29,6 +29,7 @@ from .types import (
     DataPass,
     DivergenceError,
     GramData,
+    SufficientStatistics,
     TrainResult,
     n_features_of,
 )
@@ -45,9 +46,11 @@ __all__ = [
     "TrainResult",
     "check_choice",
     "numba_threads",
+    "path",
     "prepare_data",
     "run_descent",
     "train",
+    "train_statistics",
 ]
 
 
@@ -95,6 +98,8 @@ def train(
     center: bool | None = None,
     scale: bool | None = None,
     fit_intercept: bool = True,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
     backend: str = "numba",
     w0: ArrayLike | None = None,
     b0: float = 0.0,
@@ -129,10 +134,11 @@ def train(
         warns. ``None``: ``1e-6``, except that with an explicit ``lr`` the run
         then goes on to its iteration cap or loss threshold, as the plain
         update rule does, and is only checked at the end.
-    method : {"gd", "nesterov", "cg"}
+    method : {"gd", "nesterov", "cg", "auto"}
         Plain gradient descent; Nesterov's accelerated gradient with adaptive
         restart; or conjugate gradients with exact step lengths (the
         optimum in about ``d`` iterations, one pass over the data each).
+        ``"auto"``: ``"cg"``, or ``"nesterov"`` with an L1 penalty.
     solver : {"data", "gram", "auto"}
         ``"data"``: each iteration passes over the data. ``"gram"``: one
         pass computes sufficient statistics, after which each iteration costs
@@ -148,6 +154,17 @@ def train(
     fit_intercept : bool
         ``False`` fits ``y ≈ X @ w`` with ``b`` held at 0 (``b0`` must be 0;
         ``center`` is not allowed, since it would reintroduce an offset).
+    alpha, l1_ratio : float
+        The elastic net penalty, as scikit-learn's ``ElasticNet`` has it:
+        ``alpha * l1_ratio * |w|_1 + alpha * (1 - l1_ratio) / 2 * |w|^2``
+        added to half the mean squared error (fastgd minimises twice that
+        objective, so the losses it reports are ``mean((y_hat - y)^2)`` plus
+        twice the penalty). The intercept is never penalised. ``alpha=0``
+        (the default) is plain least squares; ``l1_ratio=0`` is ridge
+        (``Ridge(alpha=alpha * n)``), ``1`` lasso. An L1 part takes a
+        soft-thresholding step after each gradient step (proximal
+        gradient; FISTA with restart for ``method="nesterov"``) and is not
+        available with ``method="cg"``.
     backend : {"numba", "numpy"}
         ``"numba"`` runs the fused parallel kernels and a compiled loop;
         ``"numpy"`` runs the plain-numpy reference path (for debugging).
@@ -213,7 +230,7 @@ def train(
     n_features = 1 if one_dimensional else data.X.shape[1]
     options = resolve_options(
         method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
-        n_features=n_features,
+        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
     )  # fmt: skip
     w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
     if not fit_intercept and b_start != 0.0:
@@ -291,16 +308,141 @@ def _prepare_in_memory(data: DataPass, options, backend: str) -> tuple[Plan, Epo
     plan = make_plan(options, moments, statistics, estimate_lipschitz)
     data_pass = _parametrised(data, plan.shift, plan.scale)
     if options.solver == "gram":
-        gram_data = statistics.gram_data(plan.shift, plan.scale)
-        # Statistics epochs are O(d^2) either way: always compiled; their losses are checked on the chosen backend.
-        epochs = Epochs(
-            gram_data, _hessian_statistics(gram_data), backends.get("numba"), 0, backend, "gram",
-            check=data_pass, check_backend=runner,
-        )  # fmt: skip
+        # Their losses are checked on the chosen backend.
+        epochs = _statistics_epochs(statistics, plan, backend, check=data_pass, check_backend=runner)
     else:
         epochs = Epochs(data_pass, data_pass._replace(target_factor=0.0), runner, 1, backend, "data")
     epochs.setup_passes = 1 + power_passes[0]
     return plan, epochs
+
+
+def _statistics_epochs(statistics, plan: Plan, label: str, check=None, check_backend=None) -> Epochs:
+    """The epochs of the gram solver: ``O(d^2)`` each, so always compiled, whatever the backend."""
+    gram_data = statistics.gram_data(plan.shift, plan.scale)
+    return Epochs(
+        gram_data, _hessian_statistics(gram_data), backends.get("numba"), 0, label, "gram",
+        check=check, check_backend=check_backend,
+    )  # fmt: skip
+
+
+def train_statistics(
+    statistics: SufficientStatistics,
+    *,
+    iterations: int,
+    tol: float | None = None,
+    method: str = "auto",
+    lr: float | str = "auto",
+    center: bool | None = None,
+    scale: bool | None = None,
+    fit_intercept: bool = True,
+    alpha: float = 0.0,
+    l1_ratio: float = 0.0,
+    w0: ArrayLike | None = None,
+    b0: float = 0.0,
+) -> TrainResult:
+    """Fit from sufficient statistics alone (:func:`fastgd.gram.statistics`, merged at will): no data needed.
+
+    Every iteration costs ``O(d^2)``; the answer is that of :func:`train`
+    with ``solver="gram"`` on the rows the statistics were taken of, so
+    statistics of row batches merged with :meth:`SufficientStatistics.merge`
+    fit exactly what all the rows at once would (``GDRegressor.partial_fit``
+    and :func:`path` work this way). The options are :func:`train`'s; losses
+    come from the statistics (accurate to about 1e-15 of ``mean(y^2)``), as
+    no data is at hand to check them. ``passes`` counts none.
+
+    Examples
+    --------
+    >>> import numpy as np, fastgd
+    >>> from fastgd.gram import statistics
+    >>> X = np.random.default_rng(0).standard_normal((100, 2)); y = X @ [1.0, -2.0] + 3.0
+    >>> both = statistics(X[:60], y[:60]).merge(statistics(X[60:], y[60:]))
+    >>> result = train_statistics(both, iterations=100)
+    >>> np.round(result.w, 6).tolist(), round(result.b, 6)
+    ([1.0, -2.0], 3.0)
+    """
+    if not isinstance(statistics, SufficientStatistics):
+        raise TypeError(f"statistics must be a fastgd.SufficientStatistics, got {type(statistics).__name__}")
+    if not statistics.total_weight > 0:
+        raise ValueError("the statistics hold no rows of positive weight: merge in some data first")
+    automatic_lr = isinstance(lr, str) and lr == "auto"
+    lr_value = None if automatic_lr else validation.check_learning_rate(lr)
+    iterations = validation.check_iterations(iterations)
+    tol_value = check_tol(tol)
+    n_features = statistics.n_features
+    options = resolve_options(
+        method=method, solver="gram", center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
+        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    )  # fmt: skip
+    w_start, b_start = validation.initial_parameters(w0, b0, n_features, False)
+    if not fit_intercept and b_start != 0.0:
+        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
+    started = time.perf_counter()
+    if not statistics.is_finite():
+        raise ValueError("the statistics are not finite: the data held a NaN or an infinity, or squares beyond float64")
+    plan = make_plan(options, Moments.from_statistics(statistics), statistics)
+    epochs = _statistics_epochs(statistics, plan, "numba")
+    epochs.setup_passes = 0
+    return run_descent(
+        epochs, plan, w_start=w_start, b_start=b_start, iterations=iterations, loss_threshold=None, tol=tol_value,
+        record_params=False, callback=None, callback_every=iterations, one_dimensional=False, started=started,
+    )  # fmt: skip
+
+
+def path(
+    X: ArrayLike,
+    y: ArrayLike,
+    *,
+    alphas: ArrayLike,
+    l1_ratio: float = 1.0,
+    sample_weight: ArrayLike | None = None,
+    iterations: int = 100_000,
+    tol: float | None = None,
+    fit_intercept: bool = True,
+    method: str = "auto",
+) -> tuple[NDArray[np.float64], NDArray[np.float64], list[TrainResult]]:
+    """The elastic net's regularisation path: one pass over the data for every ``alpha``.
+
+    The sufficient statistics are taken once; each ``alpha``, largest
+    first, is then solved from them (:func:`train_statistics`), starting
+    from the previous solution (a warm start: neighbouring alphas have
+    nearby solutions, so each costs few ``O(d^2)`` iterations).
+
+    Returns
+    -------
+    coefs : ndarray, shape (len(alphas), d)
+    intercepts : ndarray, shape (len(alphas),)
+    results : list of TrainResult
+        In the order of ``alphas`` as given; each warns on its own if it
+        ends above ``tol``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastgd
+    >>> X = np.random.default_rng(0).standard_normal((200, 3)); y = X @ [2.0, 0.0, -1.0]
+    >>> coefs, intercepts, _ = fastgd.path(X, y, alphas=[10.0, 0.1])
+    >>> bool((coefs[0] == 0).all()), int((coefs[1] == 0).sum())   # alpha_max is about 2
+    (True, 1)
+    """
+    alpha_values = np.asarray(alphas, dtype=np.float64).reshape(-1)
+    if alpha_values.size == 0:
+        raise ValueError("alphas must hold at least one value")
+    data = prepare_data(X, y, sample_weight, check_values=True)
+    if data.X.ndim == 1:
+        data = data._replace(X=data.X.reshape(-1, 1))
+    statistics = gram.statistics(data)
+    order = np.argsort(-alpha_values, kind="stable")
+    results: list[TrainResult | None] = [None] * alpha_values.size
+    w, b = None, 0.0
+    for index in order:
+        result = train_statistics(
+            statistics, iterations=iterations, tol=tol, method=method, fit_intercept=fit_intercept,
+            alpha=float(alpha_values[index]), l1_ratio=l1_ratio, w0=w, b0=b,
+        )  # fmt: skip
+        results[index] = result
+        w, b = result.w, result.b if fit_intercept else 0.0
+    coefs = np.array([result.w for result in results])
+    intercepts = np.array([result.b for result in results])
+    return coefs, intercepts, results
 
 
 def _parametrised(data: DataPass, shift: NDArray[np.float64], scale: NDArray[np.float64]) -> DataPass:

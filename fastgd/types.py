@@ -103,6 +103,12 @@ class LoopSettings(NamedTuple):
     or when the error estimate ``error_norm(error_matrix @ grad)`` is at most
     ``error_tol`` (CONVERGED, -1 for never), the norm being the largest
     absolute entry when ``error_max_norm`` and the Euclidean one otherwise.
+
+    A penalty adds ``sum(ridge * p**2) + sum(l1 * |p|)`` to the loss at the
+    loop parameters ``p`` (each array empty when that part is absent): the
+    ridge part enters the gradient, the L1 part a soft-thresholding after
+    each step (proximal gradient), and the convergence test then takes the
+    minimum-norm subgradient instead of the gradient.
     """
 
     method: int
@@ -114,6 +120,8 @@ class LoopSettings(NamedTuple):
     error_max_norm: bool
     error_tol: float
     refresh_every: int
+    ridge: np.ndarray
+    l1: np.ndarray
 
 
 class LoopState(NamedTuple):
@@ -129,6 +137,8 @@ class LoopState(NamedTuple):
     data (``grad_is_true``, 1.0 or 0.0). ``since_refresh`` counts iterations
     since the gradient was last recomputed, ``passes`` epochs run;
     ``first_error`` and ``first_grad_norm`` describe iteration 0.
+    ``optimality`` holds the minimum-norm subgradient of a run with an L1
+    penalty (what its convergence test measures; zero exactly at the optimum).
     """
 
     params: np.ndarray
@@ -149,6 +159,7 @@ class LoopState(NamedTuple):
     first_grad_norm: np.ndarray
     loss_history: np.ndarray
     params_history: np.ndarray
+    optimality: np.ndarray
 
 
 def new_state(params: np.ndarray, iterations: int, record_params: bool) -> LoopState:
@@ -173,6 +184,7 @@ def new_state(params: np.ndarray, iterations: int, record_params: bool) -> LoopS
         first_grad_norm=np.full(1, np.nan),
         loss_history=np.empty(iterations),
         params_history=np.empty((iterations if record_params else 0, n_params)),
+        optimality=np.zeros(n_params),
     )
 
 
@@ -404,6 +416,19 @@ class TrainResult:
         Wall time of the iterations alone (``seconds`` less the setup pass
         and the final checks): ``loop_seconds / n_iter`` is the time per
         iteration.
+    alpha, l1_ratio : float
+        The penalty (see :func:`fastgd.train`); with ``alpha > 0`` the losses
+        above are the penalised objective and ``coef_error`` is measured to
+        its optimum.
+    statistics : SufficientStatistics or None
+        The sufficient statistics of the data when the run took them (up to
+        2,048 features), for merging with more rows later (as
+        ``GDRegressor.partial_fit`` does).
+    duality_gap : float
+        With a penalty and the sufficient statistics, the elastic net's
+        duality gap at the returned parameters, in scikit-learn's units
+        (an upper bound on how far its objective is above the optimum); NaN
+        otherwise.
     """
 
     w: float | NDArray[np.float64]
@@ -428,6 +453,10 @@ class TrainResult:
     center: bool = False
     scale: bool = False
     loop_seconds: float = field(default=0.0, repr=False)
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
+    duality_gap: float = field(default=float("nan"), repr=False)
+    statistics: Any = field(default=None, repr=False)
 
 
 def n_features_of(X: np.ndarray) -> int:

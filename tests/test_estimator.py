@@ -293,7 +293,16 @@ def test_divergence_error_suggests_the_automatic_step_in_the_estimators_syntax()
 def test_a_learning_rate_with_conjugate_gradients_is_refused():
     X, y = regression_data()
     with pytest.raises(ValueError, match="not used by method='cg'"):
-        GDRegressor(learning_rate=0.1).fit(X, y)
+        GDRegressor(learning_rate=0.1, method="cg").fit(X, y)
+
+
+def test_the_automatic_method_takes_a_learning_rate_with_nesterov():
+    X, y = regression_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a fixed rate may stop short; the method is what is checked
+        model = GDRegressor(learning_rate=0.1, max_iter=50).fit(X, y)
+    assert model.learning_rate_ == 0.1
+    assert np.isnan(GDRegressor().fit(X, y).learning_rate_)  # conjugate gradients take no learning rate
 
 
 def test_warm_start_continues_from_the_previous_solution():
@@ -350,7 +359,7 @@ def test_n_threads_applies_to_the_fit_only_and_is_restored(all_threads):
     ({"max_iter": 0}, ValueError, r"'max_iter' parameter of GDRegressor must be an int >= 1; got 0"),
     ({"max_iter": 10.0}, TypeError, "'max_iter' parameter of GDRegressor must be an int"),
     ({"tol": -1e-3}, ValueError, "'tol' parameter of GDRegressor must be None or a non-negative float"),
-    ({"method": "adam"}, ValueError, r"'method' parameter of GDRegressor must be one of \('gd', 'nesterov', 'cg'\)"),
+    ({"method": "adam"}, ValueError, r"'method' parameter of GDRegressor must be one of \('auto', 'gd', 'nesterov', 'cg'\)"),
     ({"solver": "qr"}, ValueError, r"'solver' parameter of GDRegressor must be one of \('data', 'gram', 'auto'\)"),
     ({"scale": "yes"}, TypeError, "'scale' parameter of GDRegressor must be a bool"),
     ({"backend": "cuda"}, ValueError, r"'backend' parameter of GDRegressor must be one of \('numba', 'numpy'\)"),

@@ -49,6 +49,17 @@ def test_the_python_quickstart_runs_and_reaches_the_least_squares_answer():
     standardised = np.abs(model.coef_ - exact[:-1]) * X.std(axis=0) / y.std()
     assert model.converged_ and standardised.max() < 1e-6
     assert namespace["result"].stop_reason in ("tol", "iterations")
+    # partial_fit over ten batches ends where one fit on all rows does.
+    # (In standardised units: both are within tol=1e-8 of the optimum; y's spread is set by the 1e4-scale column.)
+    batches = namespace["batches"]
+    assert np.max(np.abs(batches.coef_ - model.coef_) * X.std(axis=0) / y.std()) < 3e-8
+    assert batches.converged_
+    # The lasso is scikit-learn's.
+    from sklearn.linear_model import Lasso
+
+    lasso, reference = namespace["lasso"], Lasso(alpha=0.1, tol=1e-12, max_iter=100_000).fit(X, y)
+    assert lasso.converged_
+    assert np.max(np.abs(lasso.coef_ - reference.coef_) * X.std(axis=0) / y.std()) < 1e-6
 
 
 def test_the_command_line_quickstart_runs_on_a_file_like_the_one_it_names(tmp_path):
