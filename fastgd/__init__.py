@@ -34,6 +34,7 @@ __all__ = [
     "reference",
     "train",
     "train_statistics",
+    "train_stream",
 ]
 
 
@@ -43,8 +44,12 @@ def __getattr__(name: str):
         from .estimator import GDRegressor
 
         return GDRegressor
+    if name == "train_stream":  # reads files: fastgd.io and its readers load on first use
+        from .stream import train_stream
+
+        return train_stream
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | {"GDRegressor"})
+    return sorted(set(globals()) | {"GDRegressor", "train_stream"})

@@ -24,6 +24,7 @@ import importlib.util
 import io
 import os
 import platform
+import re
 import statistics
 import sys
 import time
@@ -40,14 +41,18 @@ from .errors import advice_syntax
 from .io import (
     CSV_READERS,
     DataError,
+    Dataset,
     LinearModel,
     check_distinct_paths,
     check_writable,
+    estimated_bytes,
     json_text,
     load_features,
     load_model,
     load_training_data,
     model_text,
+    streamable,
+    training_columns,
     write_atomic,
 )
 from .progress import ProgressBar, choose_callback_every
@@ -132,6 +137,15 @@ def _positive_int(text: str) -> int:
 
 def _int_list(text: str) -> list[int]:
     return [_positive_int(part) for part in text.split(",") if part.strip()]
+
+
+def _byte_size(text: str) -> int:
+    """argparse type: bytes, with an optional K, M, G or T suffix (powers of 1024)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)i?b?\s*", text, flags=re.IGNORECASE)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a size such as 512M or 8G, got {text!r}")
+    factor = 1024 ** " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * factor)
 
 
 def _unit_interval(text: str) -> float:
@@ -274,6 +288,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         "progress": False,  # the command's own bar (below) is the one bar of the run
     }
     features = None if args.features is None else [name for name in args.features.split(",") if name.strip()]
+    stream = _stream_if_too_large(args, features, log)
+    if stream is not None:
+        return _fit_streamed(args, stream, options, log)
     data = load_training_data(
         args.data, args.target, features, reader=args.reader, log=log, sep=args.sep, encoding=args.encoding
     )
@@ -291,6 +308,11 @@ def _run_fit(args: argparse.Namespace) -> int:
         except (TypeError, ValueError) as error:
             raise DataError(str(error)) from None
 
+    return _write_fit_outputs(args, data, result, caught, log)
+
+
+def _write_fit_outputs(args: argparse.Namespace, data, result, caught, log) -> int:
+    """The table or JSON, the model and the plot of a fit: every one made and checked before the first is written."""
     summary = _fit_summary(args, data, result)
     summary["warnings"] = [str(warning.message) for warning in caught]
     for message in summary["warnings"]:
@@ -324,6 +346,65 @@ def _run_fit(args: argparse.Namespace) -> int:
         save_plots(args.plot, {"loss": result}, one_feature, labels=(data.feature_names[0], data.target_name))
         log(f"wrote plot {args.plot}")
     return EXIT_OK
+
+
+def _stream_if_too_large(args: argparse.Namespace, features: list[str] | None, log):
+    """A :class:`fastgd.stream.RowStream` of the data file when its values would exceed ``--memory-budget``, else None."""
+    from .stream import RowStream
+
+    names = training_columns(args.data, args.target, features, sep=args.sep, encoding=args.encoding)
+    size = estimated_bytes(args.data, len(names))
+    if size <= args.memory_budget:
+        return None
+    if not streamable(args.data):
+        log(
+            f"{args.data}: about {size / 2**20:,.0f} MiB, above --memory-budget, but .npz cannot be streamed: reading it whole"
+        )
+        return None
+    log(
+        f"streaming {args.data} in blocks: its values take about {size / 2**20:,.3g} MiB, above --memory-budget "
+        f"{args.memory_budget / 2**20:,.3g} MiB"
+    )
+    return RowStream.from_file(
+        args.data, args.target, features, reader=args.reader, sep=args.sep, encoding=args.encoding,
+        block_bytes=min(DEFAULT_STREAM_BLOCK_BYTES, max(1 << 16, args.memory_budget // 8)),
+    )  # fmt: skip
+
+
+# Streamed blocks hold at most this many bytes of values (the stream's buffers stay a few times that).
+DEFAULT_STREAM_BLOCK_BYTES = 16 << 20
+
+
+def _fit_streamed(args: argparse.Namespace, stream, options: dict[str, Any], log) -> int:
+    """``fastgd fit`` on a file larger than the memory budget: :func:`fastgd.train_stream`, one block at a time."""
+    from .stream import train_stream
+
+    if args.plot is not None:
+        raise DataError("--plot needs the data in memory; raise --memory-budget, or leave out --plot")
+    solver = "gram" if args.solver in ("auto", "gram") else "data"
+    stream_options = {key: options[key] for key in ("lr", "iterations", "tol", "method", "center", "scale")}
+    stream_options.update(alpha=options["alpha"], l1_ratio=options["l1_ratio"], n_threads=options["n_threads"])
+    if solver == "data":
+        stream_options["loss_threshold"] = options["loss_threshold"]
+    elif options["loss_threshold"] is not None:
+        raise DataError("--loss-threshold needs --solver data when the file is streamed")
+    started = time.perf_counter()
+    try:
+        with advice_syntax("cli"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with _compile_notice(np.empty((2, len(stream.feature_names))), args.quiet):
+                result = train_stream(stream, solver=solver, progress=False if args.quiet else None, **stream_options)
+    except DivergenceError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise DataError(str(error)) from None
+    log(
+        f"read {stream.n_rows:,} rows of {stream.path.name} in {stream.passes} pass(es), {time.perf_counter() - started:.2f} s"
+    )
+    data = Dataset(
+        np.empty((stream.n_rows, 0)), None, stream.feature_names, stream.target_name, stream.path, "stream", 0.0
+    )
+    return _write_fit_outputs(args, data, result, caught, log)
 
 
 # --------------------------------------------------------------- predict --
@@ -602,6 +683,14 @@ def build_parser(prog: str = "fastgd") -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="divide the features by their spread on the fly (default: on, unless --lr is a number)",
+    )
+    fit.add_argument(
+        "--memory-budget",
+        type=_byte_size,
+        default="2G",
+        metavar="SIZE",
+        help="read a file whose values would take more than SIZE (e.g. 512M, 8G) in blocks instead, in bounded "
+        "memory: one pass with the gram solver, a pass per iteration with --solver data (default 2G)",
     )
     fit.add_argument("--threads", type=_positive_int, default=None, help="numba threads (default: all)")
     fit.add_argument(

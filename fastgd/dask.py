@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import dask
@@ -40,9 +40,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import backends, gram, kernels, stepsize, validation
 from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for, parallel_for
+from .blocks import BlockPasses, gradient_sums
 from .convergence import Moments
 from .driver import Callback, Epochs, TrainResult, run_descent
-from .loop import DataPass, from_model_gradient, to_model
+from .loop import DataPass
 from .setup import make_plan, resolve_options
 from .training import check_tol, numba_threads
 from .types import n_features_of
@@ -306,15 +307,8 @@ def _distributed_client(scheduler: Any):
     return owner if isinstance(owner, Client) else None
 
 
-class DaskPasses:
-    """Epoch data for the shared loop: each ``epoch`` call is one pass over the row blocks.
-
-    The loop's parametrisation is ``(x - shift) . (scale * v) + c`` (see
-    :mod:`fastgd.setup`); the blocks see the plain model ``x . w + b``, and
-    the gradient is mapped back on the client. With ``targets=False`` the
-    blocks take ``y = 0``: the "loss" at ``v`` is then ``v' H v`` and the
-    "gradient" ``2 H v``, a Hessian-vector product.
-    """
+class DaskPasses(BlockPasses):
+    """:class:`fastgd.blocks.BlockPasses` over persisted row blocks: each epoch one round trip to the scheduler."""
 
     def __init__(
         self,
@@ -325,30 +319,11 @@ class DaskPasses:
         *,
         targets: bool = True,
     ):
+        super().__init__(total_weight, shift, scale, targets=targets)
         self.blocks = blocks
-        self.total_weight = total_weight
-        self.shift = shift
-        self.scale = scale
-        self.targets = targets
-        self.n_params = shift.shape[0] + 1
 
-    def epoch(self, params: NDArray[np.float64], grad: NDArray[np.float64]) -> float:
-        """Return the loss at ``params`` and write its gradient into ``grad`` (one round trip)."""
-        w, b = to_model(self, params)
-        totals = _sum_in_order(
-            self.blocks.map(_block_gradient_sums, np.append(w, b), self.targets, self.blocks.n_threads)
-        )
-        grad[:] = totals[1:] / self.total_weight
-        from_model_gradient(self, grad)
-        return float(totals[0] / self.total_weight)
-
-
-def _sum_in_order(parts: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
-    # A fixed order of additions: the same result whichever worker answered first.
-    total = np.array(parts[0], dtype=np.float64, copy=True)
-    for part in parts[1:]:
-        total += part
-    return total
+    def block_sums(self, params: NDArray[np.float64], targets: bool) -> list[NDArray[np.float64]]:
+        return self.blocks.map(_block_gradient_sums, params, targets, self.blocks.n_threads)
 
 
 # ---------------------------------------------------------------------------
@@ -419,22 +394,10 @@ def _as_row_vector(values, name: str, X: da.Array) -> da.Array:
 
 
 def _block_gradient_sums(X, y, sample_weight, params, targets, n_threads) -> NDArray[np.float64]:
-    """``[sum s r^2, 2 sum s r x_1, ..., 2 sum s r x_d, 2 sum s r]`` for ``r = x.w + b - y`` over one block.
-
-    With ``targets=False``, ``y`` is taken as zero.
-    """
-    n_features = params.shape[0] - 1
-    sums = np.empty(n_features + 2)
+    """:func:`fastgd.blocks.gradient_sums` of one block, on the worker's numba threads."""
     kernels.start_threading_layer()
     with numba_threads(n_threads), kernels.layer_lock():
-        # total_weight = 1 gives raw sums; the client divides by the total weight once.
-        loss_sum, intercept_sum = kernels.fused_loss_and_gradients(
-            X, y, sample_weight, 1.0, params[:n_features], params[n_features], chunk_rows_for(n_features),
-            sums[1:-1], 1.0 if targets else 0.0, parallel_for(X.size),
-        )  # fmt: skip
-    sums[0] = loss_sum
-    sums[-1] = intercept_sum
-    return sums
+        return gradient_sums(X, y, sample_weight, params, targets)
 
 
 def _block_statistics(data: DataPass) -> gram.SufficientStatistics:

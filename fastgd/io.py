@@ -40,6 +40,7 @@ import codecs
 import contextlib
 import csv
 import datetime
+import io
 import itertools
 import json
 import math
@@ -50,7 +51,7 @@ import tempfile
 import time
 import warnings
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -377,7 +378,7 @@ def _read_csv_pyarrow(path: Path, names: list[str], form: CsvFormat) -> NDArray[
     import pyarrow.csv as pacsv
 
     table = pacsv.read_csv(
-        path,
+        _rewound(path),
         read_options=pacsv.ReadOptions(column_names=form.header, skip_rows=1, encoding=form.encoding),
         parse_options=pacsv.ParseOptions(delimiter=form.sep),
         convert_options=pacsv.ConvertOptions(
@@ -416,7 +417,7 @@ def _read_csv_pandas(path: Path, names: list[str], form: CsvFormat) -> NDArray[n
         # Columns by position: a header may name two columns alike, which pandas' names= refuses.
         positions = [form.header.index(name) for name in names]
         frame = pd.read_csv(
-            path, sep=form.sep, encoding=form.encoding, header=None, skiprows=1,
+            _rewound(path), sep=form.sep, encoding=form.encoding, header=None, skiprows=1,
             names=list(range(len(form.header))), index_col=False, dtype=dict.fromkeys(positions, np.float64),
             true_values=list(_TRUE), false_values=list(_FALSE), **precision,
         )  # fmt: skip
@@ -432,15 +433,15 @@ def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np
         dtype=np.float64, quotechar='"', comments=None, encoding=form.encoding,
     )  # fmt: skip
     try:
-        values = np.loadtxt(path, **options)
+        values = np.loadtxt(_rewound(path), **options)
     except ValueError:  # perhaps booleans: again with a Python converter per cell (slower, so only then)
-        values = np.loadtxt(path, converters=_cell_value, **options)
+        values = np.loadtxt(_rewound(path), converters=_cell_value, **options)
     # loadtxt ignores fields beyond the columns it parses; the other readers refuse a line with extra
     # fields. Counting separators line by line finds such a line (or a quoted separator, which the
     # careful scan then clears).
     separator = form.sep.encode("utf-8" if codecs.lookup(form.encoding).name == "utf-8-sig" else form.encoding)
     expected = len(form.header) - 1
-    with open(path, "rb") as handle:
+    with contextlib.nullcontext(_rewound(path)) if isinstance(path, io.BytesIO) else open(path, "rb") as handle:
         handle.readline()
         uneven = any(line.count(separator) != expected for line in handle if line.strip())
     if uneven:
@@ -448,8 +449,17 @@ def _read_csv_numpy(path: Path, names: list[str], form: CsvFormat) -> NDArray[np
     return values
 
 
+def _rewound(source: Path | io.BytesIO) -> Path | io.BytesIO:
+    """A path as it is, or an in-memory block of CSV text (a streamed block) from its start."""
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
+    return source
+
+
 def _refuse_bad_line(path: Path, form: CsvFormat, names: list[str]) -> None:
     """Raise the DataError of the first bad line or cell that :func:`_find_bad_csv_cell` finds, if any."""
+    if isinstance(path, io.BytesIO):  # a streamed block: iter_blocks scans the file itself for the line
+        raise ValueError("a line with too many or too few fields")
     where = _find_bad_csv_cell(path, form, names)
     if where is not None:
         raise DataError(f"{path}: {where}")
@@ -513,13 +523,13 @@ def _read_csv(
 # ---------------------------------------------------------- array reading --
 
 
-def _check_finite_columns(path: Path, columns: list[NDArray], names: list[str]) -> None:
+def _check_finite_columns(path: Path, columns: list[NDArray], names: list[str], first_row: int = 0) -> None:
     for column, name in zip(columns, names, strict=True):
         finite = np.isfinite(column)
         if not finite.all():
             row = int(np.argmin(finite))
             what = "NaN" if np.isnan(column[row]) else "infinity"
-            raise DataError(f"{path}: row {row}, column {name!r} is {what}; fastgd needs finite numbers")
+            raise DataError(f"{path}: row {first_row + row}, column {name!r} is {what}; fastgd needs finite numbers")
 
 
 def _as_numeric_column(values: Any, path: Path, name: str) -> NDArray:
@@ -598,9 +608,182 @@ def _read_columns(
     return _stack(columns), used
 
 
+# ------------------------------------------------------ row blocks (streaming) --
+
+
+def iter_blocks(
+    path: str | os.PathLike,
+    names: Sequence[str],
+    *,
+    block_bytes: int,
+    reader: str = "auto",
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> Iterator[tuple[NDArray[np.floating], int, int]]:
+    """The named columns of a data file, a block of rows at a time: ``(values, first_row, bytes_read)``.
+
+    Each block holds about ``block_bytes`` of float64 values (CSV: of text),
+    so memory stays bounded whatever the file's size. The values are those
+    :func:`load_training_data` reads, with the same errors, and bad cells
+    are reported at their place in the whole file (CSV: its line; arrays and
+    Parquet: its row). ``.npy`` is memory-mapped and sliced; Parquet is read
+    in record batches; CSV in runs of whole lines parsed by the same reader
+    as a whole file (a quoted field must not span lines). ``.npz`` arrays
+    are compressed together, so they cannot be streamed: a DataError says so.
+    """
+    path = _existing(path)
+    names = list(names)
+    suffix = _suffix(path)
+    if suffix in CSV_SUFFIXES:
+        yield from _csv_blocks(path, names, block_bytes, reader, sep, encoding)
+    elif suffix == ".npy":
+        yield from _npy_blocks(path, names, block_bytes)
+    elif suffix in PARQUET_SUFFIXES:
+        yield from _parquet_blocks(path, names, block_bytes)
+    else:
+        raise DataError(
+            f"{path}: a {suffix} file cannot be read in blocks (its arrays are compressed together); "
+            "save the data as .npy or Parquet to stream it"
+        )
+
+
+def estimated_bytes(path: str | os.PathLike, n_columns: int) -> int:
+    """About how much memory ``n_columns`` columns of the file take as float64 (a CSV: the file's size)."""
+    path = _existing(path)
+    suffix = _suffix(path)
+    if suffix == ".npy":
+        return _load_npy(path).shape[0] * n_columns * 8
+    if suffix in PARQUET_SUFFIXES:
+        return _pyarrow_parquet(path).ParquetFile(path).metadata.num_rows * n_columns * 8
+    if suffix == ".npz":
+        return sum(math.prod(shape) for shape in _npz_shapes(path).values()) * 8
+    return path.stat().st_size  # text: usually more than its values take
+
+
+def streamable(path: str | os.PathLike) -> bool:
+    """Whether :func:`iter_blocks` can read the file in blocks (not an ``.npz``)."""
+    return _suffix(Path(path)) != ".npz"
+
+
+def _csv_blocks(path: Path, names: list[str], block_bytes: int, reader: str, sep, encoding):
+    form = csv_format(path, sep, encoding)
+    reader = _choose_csv_reader(reader)
+    if not "a\n".encode(form.encoding).endswith(b"a\n"):  # one byte per newline (UTF-8, Latin-1, ...)
+        raise DataError(f"{path}: {_encoding_name(form.encoding)} text cannot be read in blocks; convert it to UTF-8")
+    parse = {"pyarrow": _read_csv_pyarrow, "pandas": _read_csv_pandas, "numpy": _read_csv_numpy}[reader]
+    first_row = 0
+    with open(path, "rb") as handle:
+        header = handle.readline()
+        while True:
+            text = handle.read(block_bytes)
+            if not text:
+                return
+            text += handle.readline()  # whole lines only
+            try:
+                values = parse(io.BytesIO(header + text), names, form)
+            except Exception as error:  # every reader's own error types, as in _read_csv
+                where = _find_bad_csv_cell(path, form, names)
+                raise DataError(
+                    f"{path}: {where or f'could not be parsed ({type(error).__name__}: {error})'}"
+                ) from None
+            if not np.isfinite(values).all():
+                where = _find_bad_csv_cell(path, form, names)
+                raise DataError(
+                    f"{path}: {where or 'contains NaN or infinity'}; fastgd needs a finite number in every cell"
+                )
+            if values.shape[0]:
+                yield values, first_row, handle.tell()
+            first_row += values.shape[0]
+
+
+def _npy_blocks(path: Path, names: list[str], block_bytes: int):
+    array = _load_npy(path)
+    rows = max(1, block_bytes // (8 * len(names)))
+    header_bytes = path.stat().st_size - array.nbytes
+    row_bytes = array.nbytes // max(1, array.shape[0])
+    for start in range(0, array.shape[0], rows):
+        part = array[start : start + rows]
+        if array.dtype.names:
+            columns = [part[name] for name in names]
+        elif array.ndim == 1:
+            columns = [part]
+        else:
+            columns = [part[:, int(name)] for name in names]
+        columns = [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)]
+        _check_finite_columns(path, columns, names, start)
+        yield _stack(columns), start, header_bytes + (start + part.shape[0]) * row_bytes
+
+
+def _parquet_blocks(path: Path, names: list[str], block_bytes: int):
+    pq = _pyarrow_parquet(path)
+    import pyarrow as pa
+
+    try:
+        # pre_buffer=False with a small read buffer: pyarrow would otherwise read ahead the whole file.
+        handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+        batches = handle.iter_batches(batch_size=max(1, block_bytes // (8 * len(names))), columns=names)
+    except Exception as error:  # pyarrow's own error types
+        raise DataError(f"{path}: not a readable Parquet file ({error})") from None
+    total_rows = max(1, handle.metadata.num_rows)
+    size = path.stat().st_size
+    first_row = 0
+    for batch in batches:
+        columns = []
+        for name in names:
+            column = batch.column(name)
+            if not (
+                pa.types.is_integer(column.type)
+                or pa.types.is_floating(column.type)
+                or pa.types.is_boolean(column.type)
+            ):
+                raise DataError(f"{path}: column {name!r} has type {column.type}; fastgd needs numeric columns")
+            if column.null_count:
+                row = first_row + int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+                raise DataError(
+                    f"{path}: row {row}, column {name!r} is missing (null); fastgd needs a number in every cell"
+                )
+            columns.append(column.to_numpy(zero_copy_only=False))
+        _check_finite_columns(path, columns, names, first_row)
+        if batch.num_rows:
+            yield _stack(columns), first_row, int(size * (first_row + batch.num_rows) / total_rows)
+        first_row += batch.num_rows
+
+
 def _describe_size(path: Path) -> str:
     size = path.stat().st_size
     return f"{size / 1e6:,.1f} MB" if size >= 1e5 else f"{size:,} bytes"
+
+
+def _resolved_names(path: Path, wanted: Sequence[str], sep: str | None, encoding: str | None) -> list[str]:
+    """The file's column names for ``wanted`` (an ``.npz`` array's name stands for all its columns)."""
+    available = column_names(path, sep=sep, encoding=encoding)
+    groups: dict[str, list[str]] = {}
+    if _suffix(path) == ".npz":
+        for name in available:
+            base = re.fullmatch(r"(.*)\[\d+\]", name)
+            if base:
+                groups.setdefault(base.group(1), []).append(name)
+    return _resolve(path, wanted, available, groups)
+
+
+def training_columns(
+    path: str | os.PathLike,
+    target: str,
+    features: Sequence[str] | None = None,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+) -> list[str]:
+    """The columns :func:`load_training_data` reads, features first and the target last, as the file names them."""
+    path = _existing(path)
+    target = str(target).strip()
+    if features is None:
+        available = column_names(path, sep=sep, encoding=encoding)
+        target_names = _resolve(path, [target], available, {})
+        features = [name for name in available if name not in target_names]
+        if not features:
+            raise DataError(f"{path}: no feature columns besides the target {target!r}")
+    return _resolved_names(path, [*features, target], sep, encoding)
 
 
 def _load(
@@ -614,14 +797,7 @@ def _load(
     encoding: str | None = None,
 ) -> tuple[NDArray[np.floating], list[str], Path, str, float]:
     path = _existing(path)
-    available = column_names(path, sep=sep, encoding=encoding)
-    groups: dict[str, list[str]] = {}
-    if _suffix(path) == ".npz":
-        for name in available:
-            base = re.fullmatch(r"(.*)\[\d+\]", name)
-            if base:
-                groups.setdefault(base.group(1), []).append(name)
-    names = _resolve(path, wanted, available, groups)
+    names = _resolved_names(path, wanted, sep, encoding)
     log(f"reading {path} ({_describe_size(path)}) ...")
     started = time.perf_counter()
     values, used = _read_columns(path, names, reader, sep, encoding)
@@ -680,16 +856,8 @@ def load_training_data(
     >>> data.feature_names, data.X.shape, data.y.tolist()
     (['a', 'b'], (2, 2), [3.0, 6.0])
     """
-    target = str(target).strip()
-    if features is None:
-        available = column_names(path, sep=sep, encoding=encoding)
-        target_names = _resolve(Path(path), [target], available, {})
-        features = [name for name in available if name not in target_names]
-        if not features:
-            raise DataError(f"{path}: no feature columns besides the target {target!r}")
-    values, names, path, used, seconds = _load(
-        path, [*features, target], reader=reader, log=log, verb="", sep=sep, encoding=encoding
-    )
+    names = training_columns(path, target, features, sep=sep, encoding=encoding)
+    values, names, path, used, seconds = _load(path, names, reader=reader, log=log, verb="", sep=sep, encoding=encoding)
     if values.shape[0] < 2:
         raise DataError(f"{path}: only {values.shape[0]} data row; fitting needs at least 2")
     X = np.ascontiguousarray(values[:, :-1])

@@ -197,3 +197,53 @@ class ProgressBar:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+class ByteProgress:
+    """A tqdm bar of bytes read, one pass over a streamed source at a time (:func:`fastgd.train_stream`).
+
+    ``enabled`` as for :class:`ProgressBar`. Each pass restarts the bar at 0
+    with ``pass k`` in front; ``update_to`` moves it to the bytes read so far.
+    """
+
+    def __init__(self, total_bytes: int, *, enabled: bool | None = None, file: IO[str] | None = None) -> None:
+        self.total_bytes = max(1, int(total_bytes))
+        self.file = sys.stderr if file is None else file
+        if enabled is None:
+            enabled = _is_terminal(self.file) and progress_available()
+        elif enabled and not progress_available():
+            raise ImportError("the progress bar needs tqdm: pip install fastgd[progress] (or pip install tqdm)")
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            width = _terminal_width(self.file)
+            size = {"dynamic_ncols": True} if width else {"ncols": 80, "nrows": 24}
+            self._bar = tqdm(
+                total=self.total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="reading", leave=False,
+                file=self.file, **size,
+            )  # fmt: skip
+
+    @property
+    def enabled(self) -> bool:
+        return self._bar is not None
+
+    def start_pass(self, number: int) -> None:
+        if self._bar is not None:
+            self._bar.reset(total=self.total_bytes)
+            self._bar.set_description(f"pass {number}")  # drawn now: once a pass
+
+    def update_to(self, bytes_read: int) -> None:
+        if self._bar is not None:
+            self._bar.update(min(bytes_read, self.total_bytes) - self._bar.n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> ByteProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
