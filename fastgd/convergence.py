@@ -353,3 +353,32 @@ def elastic_net_duality_gap(statistics, w: NDArray[np.float64], b: float, alpha:
         gaps.append(gap + 0.5 * l2_weight * (1.0 + factor**2) * float(w @ w))
     mean_residual = float(statistics.mean[d] - statistics.mean[:d] @ w - b)
     return max(0.0, min(gaps)) + 0.5 * mean_residual**2
+
+
+def optimal_loss(statistics, fit_intercept: bool) -> float:
+    """The least-squares optimum of the (weighted) mean squared error, from the statistics; NaN where unreliable.
+
+    It is the Schur complement of the features in the second moments of
+    ``[x, y]`` (centred with an intercept, raw without), taken as the last
+    pivot of a Cholesky factorisation of their correlation matrix: backward
+    stable, so it is accurate to about ``eps`` times that matrix's condition
+    number in units of ``var(y)``. Below a margin over that (a near-perfect
+    fit), or for a singular matrix (collinear columns), it is NaN.
+    """
+    d = statistics.n_features
+    moments = statistics.scatter / statistics.total_weight
+    if not fit_intercept:
+        moments = moments + np.outer(statistics.mean, statistics.mean)
+    diagonal = np.diag(moments).copy()
+    if not (np.all(np.isfinite(moments)) and np.all(diagonal > 0.0)):
+        return float("nan")
+    root = np.sqrt(diagonal)
+    correlation = moments / np.outer(root, root)
+    try:
+        factor = np.linalg.cholesky(correlation)
+    except np.linalg.LinAlgError:
+        return float("nan")
+    pivot = float(factor[d, d]) ** 2  # 1 - R^2 (uncentred without an intercept)
+    pivots = np.diag(factor)[:d] ** 2
+    reliable = 1e3 * (d + 1) * np.finfo(np.float64).eps / max(float(np.min(pivots, initial=1.0)), 1e-300)
+    return pivot * float(diagonal[d]) if pivot > reliable else float("nan")

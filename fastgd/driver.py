@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from . import stepsize
 from .advice import divergence_advice, not_converged_advice, representation_floor, rounding_floor
 from .backends import Backend
-from .convergence import ErrorModel, elastic_net_duality_gap, estimated_error_model, lanczos_error
+from .convergence import ErrorModel, elastic_net_duality_gap, estimated_error_model, lanczos_error, optimal_loss
 from .errors import current_syntax, format_advice, format_suggestion
 from .loop import (
     CONVERGED,
@@ -365,9 +365,11 @@ class _Run:
         final_norm = stepped_gradient_norm(optimality, self.settings.steps)
         original = plan.to_original(params)
         w, b = split(original, self.one_dimensional)
-        gap = float("nan")
+        gap = optimum = float("nan")
         if options.penalised and plan.statistics is not None:
             gap = elastic_net_duality_gap(plan.statistics, original[:-1], original[-1], options.alpha, options.l1_ratio)
+        elif plan.statistics is not None:
+            optimum = optimal_loss(plan.statistics, options.fit_intercept)
         history = plan.to_original(state.params_history[: self.done]) if self.record_params else None
         return TrainResult(
             w=w,
@@ -399,6 +401,7 @@ class _Run:
             alpha=options.alpha,
             l1_ratio=options.l1_ratio,
             duality_gap=gap,
+            optimal_loss=optimum,
             statistics=plan.statistics,
         )
 

@@ -77,9 +77,18 @@ def plot_loss(result: Any, ax: Any = None, log: bool = True, **line_options: Any
     else:
         _require_matplotlib()
     ax.plot(np.arange(losses.shape[0]), losses, **line_options)
+    optimum = getattr(result, "optimal_loss", float("nan"))
+    if np.isfinite(optimum) and losses.size:
+        # Where the curve is heading: a plateau above this line is not convergence.
+        ax.axhline(optimum, color="0.4", linestyle="--", linewidth=1.0, label="least-squares optimum")
+        ax.annotate(
+            f"optimum {optimum:.6g}", xy=(0.98, optimum), xycoords=("axes fraction", "data"), ha="right", va="top",
+            fontsize="small", color="0.3",
+        )  # fmt: skip
     # Within one decade a log axis shows nothing a linear one does not, and labels its few ticks as
     # "5.3x10^0": linear there.
-    if log and losses.size and (losses > 0).all() and losses.max() > 10.0 * losses.min():
+    shown = np.append(losses, optimum) if np.isfinite(optimum) and losses.size else losses
+    if log and shown.size and (shown > 0).all() and shown.max() > 10.0 * shown.min():
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss (mean squared error)")

@@ -420,6 +420,11 @@ class TrainResult:
         The penalty (see :func:`fastgd.train`); with ``alpha > 0`` the losses
         above are the penalised objective and ``coef_error`` is measured to
         its optimum.
+    optimal_loss : float
+        The least-squares optimum of the loss, from the sufficient statistics
+        (no penalty, up to 2,048 features); NaN when unknown or not reliable
+        in float64 (a near-perfect fit, collinear columns). The loss plot
+        draws it.
     statistics : SufficientStatistics or None
         The sufficient statistics of the data when the run took them (up to
         2,048 features), for merging with more rows later (as
@@ -456,6 +461,7 @@ class TrainResult:
     alpha: float = 0.0
     l1_ratio: float = 0.0
     duality_gap: float = field(default=float("nan"), repr=False)
+    optimal_loss: float = field(default=float("nan"), repr=False)
     statistics: Any = field(default=None, repr=False)
 
 

@@ -122,7 +122,30 @@ def test_the_loss_plot_says_whether_the_run_converged(result):
     assert short_axes.get_title().startswith("training loss: NOT converged (coefficient error")
     assert any("a flat loss is not the optimum" in text.get_text() for text in short_axes.texts)
     converged_axes = plot_loss(converged, ax=new_axes())
-    assert "training loss: converged" in converged_axes.get_title() and not converged_axes.texts
+    assert "training loss: converged" in converged_axes.get_title()
+    assert not any("not converged" in text.get_text() for text in converged_axes.texts)
+
+
+def test_the_loss_plot_draws_the_least_squares_optimum_the_curve_is_heading_for():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(200) + 50.0
+    y = 2.0 * x + rng.standard_normal(200)
+    design = np.column_stack([x, np.ones_like(x)])
+    optimum = float(np.mean((design @ np.linalg.lstsq(design, y, rcond=None)[0] - y) ** 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+        stopped_short = fastgd.train(x, y, lr=1e-4, iterations=50, center=False, scale=False)
+    assert stopped_short.optimal_loss == pytest.approx(optimum, rel=1e-10)
+    ax = plot_loss(stopped_short, ax=new_axes())
+    curve, line = ax.lines
+    assert np.allclose(line.get_ydata(), optimum) and line.get_label() == "least-squares optimum"
+    # The loss is within 0.2% of the optimum although the coefficients are far off: the line shows the gap.
+    assert optimum < curve.get_ydata()[-1] < 1.01 * optimum
+    assert any(text.get_text() == f"optimum {optimum:.6g}" for text in ax.texts)
+    # A perfect fit's optimum (0) is below float64's resolution of the statistics: no line is drawn.
+    assert np.isnan(fastgd.train(x, 2.0 * x + 1.0, iterations=100, method="cg").optimal_loss)
+    # With a penalty the optimum of the objective is not known from the statistics: no line either.
+    assert np.isnan(fastgd.train(x, y, iterations=100, method="cg", alpha=0.1).optimal_loss)
 
 
 def test_a_loss_within_one_decade_is_drawn_on_a_linear_axis():
