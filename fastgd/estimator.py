@@ -25,6 +25,10 @@ from .training import BACKENDS, METHODS, SOLVERS, numba_threads
 __all__ = ["GDRegressor"]
 
 
+# fit keeps its sufficient statistics ((d + 1)^2 floats) for a later partial_fit up to this many features.
+FIT_STATISTICS_MAX_FEATURES = 256
+
+
 class GDRegressor(RegressorMixin, BaseEstimator):
     """Linear least squares fitted by gradient methods, with fastgd's kernels.
 
@@ -222,7 +226,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         result = self._run(_training.train, X, y, **options)
         self._store(result, n_features)
         # A later partial_fit merges its rows with these (the statistics exist up to 2,048 features).
-        self._statistics = None if result.statistics is None else _reweighted(result.statistics, equal_weight)
+        kept = result.statistics is not None and n_features <= FIT_STATISTICS_MAX_FEATURES
+        self._statistics = _reweighted(result.statistics, equal_weight) if kept else None
         return self
 
     def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> GDRegressor:
@@ -238,9 +243,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         :meth:`sklearn.linear_model.SGDRegressor.partial_fit`, which takes
         one stochastic step per row. Memory stays ``O(d^2)``; each call costs
         one pass over its batch plus ``O(d^2)`` per iteration. A batch
-        without rows changes nothing. :meth:`fit` starts afresh (above 2,048
-        features it keeps no statistics, and a later ``partial_fit`` then
-        starts from its own batches).
+        without rows changes nothing. :meth:`fit` starts afresh; it keeps its
+        statistics for a later ``partial_fit`` up to 256 features (above, a
+        fitted model would carry megabytes of them), and beyond that a
+        ``partial_fit`` after ``fit`` starts from its own batches and warns.
 
         Parameters
         ----------
@@ -259,6 +265,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
         self._check_parameters()
         first = getattr(self, "_statistics", None) is None or not hasattr(self, "coef_")
+        if first and hasattr(self, "coef_"):
+            warnings.warn(
+                f"GDRegressor.partial_fit after fit on {self.coef_.shape[0]} features (more than "
+                f"{FIT_STATISTICS_MAX_FEATURES}, so fit kept no statistics): the model restarts from this batch; "
+                "pass the fit's rows to partial_fit too for a model of every row",
+                UserWarning,
+                stacklevel=2,
+            )
         X, y = validate_data(
             self, X, y, dtype=[np.float64, np.float32], y_numeric=True, ensure_min_samples=0, reset=first
         )

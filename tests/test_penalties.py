@@ -395,3 +395,13 @@ def test_the_path_reads_the_data_once_and_matches_separate_fits():
         assert standardised_error(case.X, case.y, coefs[k], intercepts[k], w_ref, b_ref) <= 1e-8
     with pytest.raises(ValueError, match="alphas must hold at least one value"):
         fastgd.path(case.X, case.y, alphas=[])
+
+
+def test_partial_fit_after_a_wide_fit_says_it_restarts():
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((400, 300)), rng.standard_normal(400)
+    model = GDRegressor(alpha=1.0).fit(X[:200], y[:200])
+    assert model._statistics is None  # 300 features: fit keeps no statistics
+    with pytest.warns(UserWarning, match="restarts from this batch"):
+        model.partial_fit(X[200:], y[200:])
+    np.testing.assert_allclose(model.coef_, GDRegressor(alpha=1.0).fit(X[200:], y[200:]).coef_, atol=1e-8)
