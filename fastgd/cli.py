@@ -381,13 +381,13 @@ def _fit_streamed(args: argparse.Namespace, stream, options: dict[str, Any], log
 
     if args.plot is not None:
         raise DataError("--plot needs the data in memory; raise --memory-budget, or leave out --plot")
-    solver = "gram" if args.solver in ("auto", "gram") else "data"
+    solver = args.solver  # "auto" resolves as in memory, by the number of features
     stream_options = {key: options[key] for key in ("lr", "iterations", "tol", "method", "center", "scale")}
     stream_options.update(alpha=options["alpha"], l1_ratio=options["l1_ratio"], n_threads=options["n_threads"])
-    if solver == "data":
+    if options["loss_threshold"] is not None:
+        if solver == "gram":
+            raise DataError("--loss-threshold needs --solver data (or auto) when the file is streamed")
         stream_options["loss_threshold"] = options["loss_threshold"]
-    elif options["loss_threshold"] is not None:
-        raise DataError("--loss-threshold needs --solver data when the file is streamed")
     started = time.perf_counter()
     try:
         with advice_syntax("cli"), warnings.catch_warnings(record=True) as caught:

@@ -125,6 +125,7 @@ class ErrorModel:
     target_scale: float
     eigenvalues: NDArray[np.float64] | None = None
     curvature_guess: float = 1.0
+    curvature: NDArray[np.float64] | None = None
 
     @property
     def max_norm(self) -> bool:
@@ -163,8 +164,8 @@ def exact_error_model(
     """
     p = standardise.shape[0]
     # Jacobi-scaled first (a unit diagonal), so that a ridge penalty dwarfing a feature's spread, which
-    # adds alpha / std(x_j)^2 to one diagonal entry, leaves the cut-off meaning the same. Without a
-    # penalty the diagonal is already 1 (0 for constant columns, left unscaled).
+    # adds alpha / std(x_j)^2 to one diagonal entry, leaves the cut-off meaning the same. With an
+    # intercept and no penalty the diagonal is already 1 (0 for constant columns, left unscaled).
     diagonal = np.diag(curvature).copy()
     jacobi = np.where(diagonal > 0.0, 1.0 / np.sqrt(np.where(diagonal > 0.0, diagonal, 1.0)), 1.0)
     values, vectors = np.linalg.eigh(curvature * np.outer(jacobi, jacobi))
@@ -182,7 +183,40 @@ def exact_error_model(
         free=free,
         target_scale=target_scale,
         eigenvalues=np.maximum(values, 0.0),
+        curvature=curvature,
     )
+
+
+def support_error(model: ErrorModel, params: NDArray[np.float64], optimality: NDArray[np.float64]) -> float:
+    """The coefficient error with an L1 penalty: the error map restricted to the active parameters.
+
+    A lasso coefficient at exactly 0 whose subgradient condition holds stays
+    0 at the optimum, so the error lives on the active set: the non-zero
+    parameters, those whose minimum-norm subgradient is not 0, and the
+    intercept. There the penalty is smooth, and the error is the curvature
+    of that block solved against the standardised subgradient. The full
+    pseudo-inverse would drop directions along which the data are flat (more
+    features than rows, a constant column) although the L1 penalty is not:
+    a singular active block means the run is not at the optimum yet (inf).
+    """
+    free = model.free
+    active = free & ((params != 0.0) | (optimality != 0.0))
+    active[-1] = free[-1]
+    rows = np.flatnonzero(free)
+    in_free = active[rows]
+    if not in_free.any():
+        return 0.0
+    block = model.curvature[np.ix_(in_free, in_free)]
+    gradient = (model.inverse[np.ix_(free, free)].T @ optimality[free])[in_free] / (2.0 * model.target_scale**2)
+    diagonal = np.diag(block).copy()
+    if not np.all(diagonal > 0.0):
+        return float("inf")
+    jacobi = 1.0 / np.sqrt(diagonal)
+    values, vectors = np.linalg.eigh(block * np.outer(jacobi, jacobi))
+    if not values[0] > SINGULAR_RCOND * values[-1]:
+        return float("inf")
+    error = jacobi * (vectors @ ((vectors.T @ (jacobi * gradient)) / values))
+    return float(np.max(np.abs(error)))
 
 
 def estimated_error_model(
@@ -315,7 +349,9 @@ def iterations_needed(method: str, rate_condition: float, reduction: float, n_fr
     return 1.5 * estimate + 10.0
 
 
-def elastic_net_duality_gap(statistics, w: NDArray[np.float64], b: float, alpha: float, l1_ratio: float) -> float:
+def elastic_net_duality_gap(
+    statistics, w: NDArray[np.float64], b: float, alpha: float, l1_ratio: float, fit_intercept: bool = True
+) -> float:
     """The elastic net's duality gap at ``(w, b)``, in scikit-learn's units, from the sufficient statistics.
 
     The objective is scikit-learn's ``ElasticNet`` one, ``P = |r|^2 / (2 W) +
@@ -329,11 +365,14 @@ def elastic_net_duality_gap(statistics, w: NDArray[np.float64], b: float, alpha:
     (the construction of scikit-learn's coordinate descent, whose
     ``dual_gap_`` this equals). With both parts the smaller gap is taken.
     ``P(w, b) - P(w, b*)`` is the residuals' mean squared over 2; the sum
-    bounds ``P(w, b) - P*``. Every term is a weighted moment: ``O(d^2)``,
-    no pass over the data.
+    bounds ``P(w, b) - P*``. Without an intercept (``b`` held at 0) the
+    moments are the raw ones and there is no such term. Every term is a
+    weighted moment: ``O(d^2)``, no pass over the data.
     """
     d = statistics.n_features
     covariance = statistics.scatter / statistics.total_weight
+    if not fit_intercept:
+        covariance = covariance + np.outer(statistics.mean, statistics.mean)
     cov_xx, cov_xy, var_y = covariance[:d, :d], covariance[:d, d], float(covariance[d, d])
     w = np.asarray(w, dtype=np.float64).reshape(d)
     l1_weight, l2_weight = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
@@ -351,7 +390,7 @@ def elastic_net_duality_gap(statistics, w: NDArray[np.float64], b: float, alpha:
         gap = 0.5 * residual_squares * (1.0 + factor**2) if factor < 1.0 else residual_squares
         gap += l1_weight * float(np.sum(np.abs(w))) - factor * (var_y - float(w @ cov_xy))
         gaps.append(gap + 0.5 * l2_weight * (1.0 + factor**2) * float(w @ w))
-    mean_residual = float(statistics.mean[d] - statistics.mean[:d] @ w - b)
+    mean_residual = float(statistics.mean[d] - statistics.mean[:d] @ w - b) if fit_intercept else 0.0
     return max(0.0, min(gaps)) + 0.5 * mean_residual**2
 
 

@@ -30,7 +30,14 @@ from numpy.typing import NDArray
 from . import stepsize
 from .advice import divergence_advice, not_converged_advice, representation_floor, rounding_floor
 from .backends import Backend
-from .convergence import ErrorModel, elastic_net_duality_gap, estimated_error_model, lanczos_error, optimal_loss
+from .convergence import (
+    ErrorModel,
+    elastic_net_duality_gap,
+    estimated_error_model,
+    lanczos_error,
+    optimal_loss,
+    support_error,
+)
 from .errors import current_syntax, format_advice, format_suggestion
 from .loop import (
     CONVERGED,
@@ -72,6 +79,11 @@ SLICE_GROWTH = 16
 # A convergence claim that the final check rejects this many times ends the
 # run: rounding leaves nothing to gain.
 MAX_REJECTIONS = 3
+
+# With an L1 penalty a claim can also fail because the loop's error map does not know the active set
+# (fastgd.convergence.support_error): after such a rejection the loop runs without claiming for 1, 2,
+# 4, ... iterations (doubling at each rejection) before it may claim again.
+MAX_L1_REJECTIONS = 60
 
 # A run within this many ulps of its largest standardised value is as close
 # as float64 gets, whatever the tolerance asked (see TrainResult.converged).
@@ -185,6 +197,8 @@ class _Run:
         self.rejections = 0
         self.confirmed_error: float | None = None
         self.stop_reason = "iterations"
+        self.claims_paused_for = 0
+        self.resume_claims_at: int | None = None  # see MAX_L1_REJECTIONS
         self.done = 0
         self.loop_seconds = 0.0
 
@@ -196,8 +210,13 @@ class _Run:
         slice_steps = FIRST_SLICE_STEPS
         next_callback = callback_every if callback is not None else self.iterations
         while self.done < self.iterations:
+            if self.resume_claims_at is not None and self.done >= self.resume_claims_at:
+                self.settings = self.settings._replace(error_tol=self.reachable_tol)
+                self.resume_claims_at = None
             # Up to the next callback, in time slices (SLICE_SECONDS).
             n_steps = min(slice_steps, next_callback - self.done, self.iterations - self.done)
+            if self.resume_claims_at is not None:
+                n_steps = min(n_steps, self.resume_claims_at - self.done)
             loop_started = time.perf_counter()
             status, steps_done = loop(self.epochs.data, self.hessian_input, self.settings, state, self.done, n_steps)
             seconds = time.perf_counter() - loop_started
@@ -290,13 +309,18 @@ class _Run:
             state.loss_history[self.done - 1] = self._evaluate(state.params, state.grad)
             state.grad_is_true[0] = 1.0
             self.extra_passes += self.epochs.data_passes
-        error = self._error(self.plan.optimality(state.params, state.grad))
+        error = self._error(self.plan.optimality(state.params, state.grad), state.params)
         if error <= self.reachable_tol:
             self.stop_reason = "tol"
             self.confirmed_error = error
             return True
         self.rejections += 1
-        if self.rejections >= MAX_REJECTIONS:
+        has_l1 = self.plan.options.has_l1
+        if has_l1 and self.errors.exact:
+            self.claims_paused_for = 2 * self.claims_paused_for if self.claims_paused_for else 1
+            self.resume_claims_at = self.done + self.claims_paused_for
+            self.settings = self.settings._replace(error_tol=-1.0)
+        if self.rejections >= (MAX_L1_REJECTIONS if has_l1 else MAX_REJECTIONS):
             self.stop_reason = "stalled"
             self.confirmed_error = error
             return True
@@ -327,9 +351,11 @@ class _Run:
             product += ridge * vector
         return product
 
-    def _error(self, optimality: NDArray[np.float64]) -> float:
+    def _error(self, optimality: NDArray[np.float64], params: NDArray[np.float64]) -> float:
         """The standardised coefficient error at a true gradient or subgradient (a Lanczos estimate without the statistics)."""
         if self.errors.exact:
+            if self.plan.options.has_l1:
+                return support_error(self.errors, params, optimality)
             return self.errors.error(optimality)
         error, _, passes = lanczos_error(self.errors, optimality, self._hessian_vector)
         self.extra_passes += passes * self.epochs.data_passes
@@ -354,7 +380,7 @@ class _Run:
             self.extra_passes += 1
         self._check_final_loss(final_loss)
         optimality = plan.optimality(params, grad)
-        error = self.confirmed_error if self.confirmed_error is not None else self._error(optimality)
+        error = self.confirmed_error if self.confirmed_error is not None else self._error(optimality, params)
         self.representation = representation_floor(plan, params)
         error = max(error, self.representation)
         converged = bool(error <= max(self.reachable_tol, _RESOLUTION_ULPS * self.representation))
@@ -367,7 +393,9 @@ class _Run:
         w, b = split(original, self.one_dimensional)
         gap = optimum = float("nan")
         if options.penalised and plan.statistics is not None:
-            gap = elastic_net_duality_gap(plan.statistics, original[:-1], original[-1], options.alpha, options.l1_ratio)
+            gap = elastic_net_duality_gap(
+                plan.statistics, original[:-1], original[-1], options.alpha, options.l1_ratio, options.fit_intercept
+            )
         elif plan.statistics is not None:
             optimum = optimal_loss(plan.statistics, options.fit_intercept)
         history = plan.to_original(state.params_history[: self.done]) if self.record_params else None
@@ -461,11 +489,17 @@ class _Run:
         )  # fmt: skip
         where = _STOPPED_BY[self.stop_reason].format(iterations=self.iterations)
         kind = "" if plan.errors.exact else "an estimated "
+        distance = f"{kind}{error:.2g}" if np.isfinite(error) else "an unknown distance"
         message = (
-            f"fastgd stopped {where} after {self.done} iterations with the coefficients {kind}{error:.2g} from the "
+            f"fastgd stopped {where} after {self.done} iterations with the coefficients {distance} from the "
             f"{'penalised optimum' if plan.options.penalised else 'least-squares solution'}, above tol={self.tol:g} (largest error of a standardised coefficient, "
             f"|w_j - w*_j| * std(x_j) / std(y))."
         )
+        if not np.isfinite(error):
+            message += (
+                " More coefficients are non-zero than the data determine (the L1 penalty has not yet zeroed those "
+                "the optimum does not use), so the run is not at the optimum."
+            )
         floor = max(rounding_floor(plan), self.representation)
         if floor > self.tol:
             message += (

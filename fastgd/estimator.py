@@ -70,7 +70,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         + alpha * (1 - l1_ratio) / 2 * |w|^2`` (the intercept is not
         penalised). 0 is ordinary least squares.
     l1_ratio : float, default=0.0
-        0 is ridge (``Ridge(alpha=alpha * n_samples)``), 1 the lasso, in
+        0 is ridge (``Ridge(alpha=alpha * sum(sample_weight))``, ``n_samples`` unweighted), 1 the lasso, in
         between the elastic net.
     method : {"auto", "cg", "nesterov", "gd"}, default="auto"
         Conjugate gradients with exact step lengths (the optimum in about

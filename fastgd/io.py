@@ -456,10 +456,27 @@ def _rewound(source: Path | io.BytesIO) -> Path | io.BytesIO:
     return source
 
 
+@contextlib.contextmanager
+def _text_lines(source: Path | io.BytesIO, encoding: str) -> Iterator[IO[str]]:
+    """The CSV text of a file, or of a streamed block (left open), for the csv module."""
+    if not isinstance(source, io.BytesIO):
+        with open(source, newline="", encoding=encoding) as handle:
+            yield handle
+        return
+    wrapper = io.TextIOWrapper(_rewound(source), encoding=encoding, newline="")
+    try:
+        yield wrapper
+    finally:
+        wrapper.detach()  # the block stays open for its reader
+
+
 def _refuse_bad_line(path: Path, form: CsvFormat, names: list[str]) -> None:
     """Raise the DataError of the first bad line or cell that :func:`_find_bad_csv_cell` finds, if any."""
-    if isinstance(path, io.BytesIO):  # a streamed block: iter_blocks scans the file itself for the line
-        raise ValueError("a line with too many or too few fields")
+    if isinstance(path, io.BytesIO):  # a streamed block: iter_blocks then scans the file for the line's number
+        where = _find_bad_csv_cell(path, form, names)
+        if where is not None:
+            raise ValueError(where)
+        return
     where = _find_bad_csv_cell(path, form, names)
     if where is not None:
         raise DataError(f"{path}: {where}")
@@ -470,7 +487,7 @@ def _find_bad_csv_cell(path: Path, form: CsvFormat, names: list[str]) -> str | N
     positions = [(form.header.index(name), name) for name in names]
     width = len(form.header)
     try:
-        with open(path, newline="", encoding=form.encoding) as handle:
+        with _text_lines(path, form.encoding) as handle:
             records = csv.reader(handle, delimiter=form.sep)
             next(records, None)
             for record in records:
@@ -657,7 +674,13 @@ def estimated_bytes(path: str | os.PathLike, n_columns: int) -> int:
         return _pyarrow_parquet(path).ParquetFile(path).metadata.num_rows * n_columns * 8
     if suffix == ".npz":
         return sum(math.prod(shape) for shape in _npz_shapes(path).values()) * 8
-    return path.stat().st_size  # text: usually more than its values take
+    # CSV: the rows a sample's line length implies, as float64 values, or the text if that is larger.
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        handle.readline()
+        sample = handle.read(1 << 20)
+    lines = max(1, sample.count(b"\n"))
+    return max(size, int(size / (len(sample) / lines)) * n_columns * 8) if sample else size
 
 
 def streamable(path: str | os.PathLike) -> bool:
@@ -680,12 +703,18 @@ def _csv_blocks(path: Path, names: list[str], block_bytes: int, reader: str, sep
                 return
             text += handle.readline()  # whole lines only
             try:
-                values = parse(io.BytesIO(header + text), names, form)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "input contained no data", UserWarning)  # blank lines only
+                    values = parse(io.BytesIO(header + text), names, form)
             except Exception as error:  # every reader's own error types, as in _read_csv
                 where = _find_bad_csv_cell(path, form, names)
-                raise DataError(
-                    f"{path}: {where or f'could not be parsed ({type(error).__name__}: {error})'}"
-                ) from None
+                if where is None:  # the file is fine as a whole: a quoted field spans the block's end
+                    where = (
+                        f"cannot be read in blocks near byte {handle.tell():,} ({type(error).__name__}): a quoted "
+                        "field with a line break there? Raise --memory-budget to read it whole (from Python: "
+                        "fastgd.io.load_training_data, then fastgd.train)"
+                    )
+                raise DataError(f"{path}: {where}") from None
             if not np.isfinite(values).all():
                 where = _find_bad_csv_cell(path, form, names)
                 raise DataError(

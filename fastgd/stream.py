@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import backends, gram, io, stepsize, validation
-from ._config import STATISTICS_MAX_FEATURES
+from ._config import GRAM_AUTO_MAX_FEATURES, STATISTICS_MAX_FEATURES
 from .blocks import BlockPasses, gradient_sums
 from .convergence import Moments
 from .driver import Callback, Epochs, run_descent
@@ -156,9 +156,9 @@ class RowStream:
         self.passes += 1
         rows = 0
         for index, ((X, y, weights), first_row, bytes_read) in enumerate(self._open_blocks()):
+            if np.ndim(X) >= 1 and np.shape(X)[0] == 0:
+                continue  # an empty block (a filter that kept nothing) adds nothing
             data = _validated_block(X, y, weights, index, first_row, self.path is None)
-            if data.X.shape[0] == 0:
-                continue
             features = n_features_of(data.X)
             if self.n_features is None:
                 self.n_features = features
@@ -169,6 +169,8 @@ class RowStream:
                 )
             rows += data.X.shape[0]
             yield data, first_row, bytes_read
+        if _file_state(self.path) != self._file_state:
+            raise ValueError(f"{self.path} changed while it was read; training stops rather than mix two data sets")
         if self.n_rows is None:
             self.n_rows = rows
         elif rows != self.n_rows:
@@ -261,10 +263,10 @@ def train_stream(
         As in :func:`fastgd.train` (``method="auto"``: conjugate gradients, or
         FISTA with an L1 penalty). ``loss_threshold`` applies to
         ``solver="data"`` only.
-    solver : {"gram", "data"}
+    solver : {"gram", "data", "auto"}
         ``"gram"``: one pass over the source in all, then ``O(d^2)`` per
         iteration (up to a few thousand features). ``"data"``: a pass per
-        iteration.
+        iteration. ``"auto"``: ``"gram"`` up to 2,048 features, as in memory.
     callback, callback_every :
         As in :func:`fastgd.train` (``solver="data"`` only).
     progress : bool, optional
@@ -292,8 +294,16 @@ def train_stream(
     >>> np.round(result.w, 6).tolist(), round(result.b, 6), result.passes
     ([1.0, -2.0], 3.0, 1)
     """
-    if solver not in ("gram", "data"):
-        raise ValueError(f"solver must be one of ('gram', 'data') for a stream, got {solver!r}")
+    if solver not in ("gram", "data", "auto"):
+        raise ValueError(f"solver must be one of ('gram', 'data', 'auto') for a stream, got {solver!r}")
+    wants_passes = callback is not None or loss_threshold is not None
+    if solver == "auto" and wants_passes:
+        solver = "data"  # they act on passes over the data
+    if solver == "gram" and wants_passes:
+        raise ValueError(
+            "callback and loss_threshold act on passes over the data: with solver='gram' the source is read once "
+            "and the iterations run on its statistics; use solver='data', or leave them out"
+        )
     validation.check_count(block_bytes, "block_bytes")
     if isinstance(source, RowStream):
         stream = source
@@ -316,7 +326,9 @@ def train_stream(
     started = time.perf_counter()
     with numba_threads(n_threads), ByteProgress(stream.total_bytes, enabled=progress) as bar:
         bar_or_none = bar if bar.enabled else None
-        statistics, moments = _setup_pass(stream, solver, bar_or_none)
+        statistics, moments = _setup_pass(stream, "data" if solver == "auto" else solver, bar_or_none)
+        if solver == "auto":  # as in memory: the statistics solver up to GRAM_AUTO_MAX_FEATURES
+            solver = "gram" if stream.n_features <= GRAM_AUTO_MAX_FEATURES else "data"
         if solver == "gram":
             result = train_statistics(
                 statistics, iterations=iterations, tol=tol, method=method, lr=lr, center=center, scale=scale,

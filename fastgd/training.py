@@ -161,7 +161,7 @@ def train(
         objective, so the losses it reports are ``mean((y_hat - y)^2)`` plus
         twice the penalty). The intercept is never penalised. ``alpha=0``
         (the default) is plain least squares; ``l1_ratio=0`` is ridge
-        (``Ridge(alpha=alpha * n)``), ``1`` lasso. An L1 part takes a
+        (``Ridge(alpha=alpha * n)``, ``n`` the weights' sum when weighted), ``1`` lasso. An L1 part takes a
         soft-thresholding step after each gradient step (proximal
         gradient; FISTA with restart for ``method="nesterov"``) and is not
         available with ``method="cg"``.

@@ -405,3 +405,53 @@ def test_partial_fit_after_a_wide_fit_says_it_restarts():
     with pytest.warns(UserWarning, match="restarts from this batch"):
         model.partial_fit(X[200:], y[200:])
     np.testing.assert_allclose(model.coef_, GDRegressor(alpha=1.0).fit(X[200:], y[200:]).coef_, atol=1e-8)
+
+
+# --- the lasso where the data leave directions free (review findings) -------------------------------------
+
+
+def test_the_lasso_with_more_features_than_rows_reaches_the_unique_optimum_or_warns():
+    """The data's curvature is singular there, the L1 penalty is not: the error is measured on the active set."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((60, 200)) * np.geomspace(0.1, 10.0, 200)
+    y = X[:, :5] @ (
+        np.array([3.0, -2.0, 1.0, 0.5, -1.0]) / np.geomspace(0.1, 10.0, 200)[:5]
+    ) + 0.1 * rng.standard_normal(60)
+    alpha = 0.05
+    reference = Lasso(alpha=alpha, tol=1e-15, max_iter=1_000_000).fit(X, y)
+    for method, solver in [("nesterov", "gram"), ("nesterov", "data")]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = fastgd.train(X, y, alpha=alpha, l1_ratio=1.0, method=method, solver=solver, iterations=20_000)
+        error = standardised_error(X, y, result.w, result.b, reference.coef_, reference.intercept_)
+        if result.converged:
+            assert not caught and error <= 1e-6
+            assert (np.asarray(result.w) != 0).sum() == (reference.coef_ != 0).sum() <= 60
+        else:
+            assert any(issubclass(w.category, fastgd.ConvergenceWarning) for w in caught)
+
+
+def test_a_constant_column_started_away_from_zero_is_zeroed_by_the_lasso():
+    rng = np.random.default_rng(1)
+    X = np.c_[rng.standard_normal(300), np.full(300, 7.0), rng.standard_normal(300)]
+    y = X @ [1.0, 0.0, 2.0] + rng.standard_normal(300)
+    reference = Lasso(alpha=0.1, tol=1e-15, max_iter=1_000_000).fit(X, y)
+    result = fit_quietly(X, y, alpha=0.1, l1_ratio=1.0, w0=[0.0, 5.0, 0.0], method="nesterov", iterations=10_000)
+    assert result.w[1] == 0.0
+    np.testing.assert_allclose(result.w, reference.coef_, atol=1e-6)
+    assert result.b == pytest.approx(reference.intercept_, abs=1e-5)
+
+
+def test_the_duality_gap_without_an_intercept_is_the_gap_of_that_problem():
+    from fastgd.convergence import elastic_net_duality_gap
+
+    case = diabetes(True)
+    stats = statistics(case.X, case.y)
+    for l1_ratio in [0.0, 0.5, 1.0]:
+        reference = ElasticNet(alpha=0.1, l1_ratio=l1_ratio, tol=1e-12, max_iter=1_000_000, fit_intercept=False)
+        reference.fit(case.X, case.y)
+        gap = elastic_net_duality_gap(stats, reference.coef_, 0.0, 0.1, l1_ratio, fit_intercept=False)
+        assert 0 <= gap <= max(1e-8, 10 * reference.dual_gap_)
+        result = fit_quietly(case.X, case.y, alpha=0.1, l1_ratio=l1_ratio, fit_intercept=False, method="nesterov",
+                             tol=1e-9, iterations=200_000)  # fmt: skip
+        assert result.duality_gap <= 1e-6 * np.mean(case.y**2)

@@ -239,3 +239,45 @@ def test_a_row_stream_can_be_passed_directly(files):
     with pytest.raises(DataError, match=r"\.npz file cannot be read in blocks"):
         np.savez(files["csv"].parent / "houses.npz", X=CASE.X, y=CASE.y)
         train_stream(files["csv"].parent / "houses.npz", target="y", iterations=10)
+
+
+def test_empty_python_blocks_are_skipped():
+    empty = (CASE.X[:0], CASE.y[:0])
+    blocks = [empty, (CASE.X[:3000], CASE.y[:3000]), empty, (CASE.X[3000:], CASE.y[3000:]), empty]
+    reference = in_memory("gram")
+    result = train_stream(blocks, iterations=1000)
+    assert standardised_error(CASE.X, CASE.y, result.w, result.b, reference.w, reference.b) <= 1e-9
+
+
+def test_quoted_separators_in_an_unused_column_stream_with_every_reader(tmp_path):
+    lines = ["a,note,y"] + [f'{i},"x, {i}",{2 * i + 1}' for i in range(3000)]
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    for reader in READERS:
+        result = train_stream(path, target="y", features=["a"], iterations=100, block_bytes=4096, reader=reader)
+        assert result.w == pytest.approx([2.0]) and result.b == pytest.approx(1.0)
+
+
+def test_a_quoted_line_break_across_a_block_boundary_is_named(tmp_path):
+    lines = ["a,note,y"] + [f'{i},"two\nlines",{i}' for i in range(2000)]
+    path = tmp_path / "breaks.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="a quoted field with a line break there"):
+        train_stream(path, target="y", features=["a"], iterations=10, block_bytes=1000, reader="pandas")
+
+
+def test_the_csv_size_estimate_counts_values_not_characters(tmp_path):
+    from fastgd.io import estimated_bytes
+
+    path = tmp_path / "bits.csv"
+    path.write_text("a,b,y\n" + "0,1,1\n" * 100_000)
+    assert estimated_bytes(path, 3) == pytest.approx(100_000 * 3 * 8, rel=0.01)  # 8 bytes a value, 2 a character
+
+
+def test_options_that_need_passes_are_refused_with_the_gram_solver_and_pick_data_with_auto():
+    with pytest.raises(ValueError, match="callback and loss_threshold act on passes"):
+        train_stream([(CASE.X, CASE.y)], solver="gram", iterations=10, loss_threshold=1.0)
+    with pytest.warns(fastgd.ConvergenceWarning, match="at the loss threshold"):  # as asked: far from the optimum
+        result = train_stream([(CASE.X, CASE.y)], solver="auto", iterations=10, loss_threshold=1e20)
+    assert result.solver == "data" and result.stop_reason == "loss_threshold"
+    assert train_stream([(CASE.X, CASE.y)], solver="auto", iterations=100).solver == "gram"
