@@ -250,6 +250,7 @@ def lanczos_error(
     grad: NDArray[np.float64],
     hessian_vector: Callable[[NDArray[np.float64]], NDArray[np.float64]],
     max_steps: int = LANCZOS_MAX_STEPS,
+    active: NDArray[np.bool_] | None = None,
 ) -> tuple[float, float, int]:
     """The standardised error at ``grad`` without the statistics: ``(error, smallest Ritz value, passes)``.
 
@@ -262,6 +263,11 @@ def lanczos_error(
     estimate is the larger of that solution and ``|g~_w| / theta_min``, with
     ``theta_min`` the smallest Ritz value (at least ``lambda_min``, so this
     is an estimate, not a bound).
+
+    ``active`` (an L1 penalty's active parameters, loop coordinates) runs
+    the process on ``R``'s block of the active weights alone, as
+    :func:`support_error` does with the statistics; a singular block there
+    gives an infinite error.
     """
     free = model.free
     T_inv = _free_block(model.inverse, free)
@@ -272,18 +278,19 @@ def lanczos_error(
     has_intercept = bool(free[-1])
     n_weights = n_free - 1 if has_intercept else n_free
     intercept_error = abs(standardised_gradient[-1]) / (2 * sigma2) if has_intercept else 0.0
-    g_w = standardised_gradient[:n_weights]
+    mask = np.ones(n_weights) if active is None else active[free][:n_weights].astype(np.float64)
+    g_w = standardised_gradient[:n_weights] * mask
     norm = float(np.linalg.norm(g_w))
     if n_weights == 0 or norm == 0.0:
         return intercept_error, float("nan"), 0
 
     def apply_correlation(vector: NDArray[np.float64]) -> NDArray[np.float64]:
         standardised = np.zeros(n_free)
-        standardised[:n_weights] = vector
+        standardised[:n_weights] = vector * mask
         loop_vector = np.zeros(grad.shape[0])
         loop_vector[free] = T_inv @ standardised
         product = hessian_vector(loop_vector)[free]
-        return (T_inv.T @ product)[:n_weights] / sigma2
+        return (T_inv.T @ product)[:n_weights] * mask / sigma2
 
     basis = [g_w / norm]
     alphas: list[float] = []
@@ -316,6 +323,8 @@ def lanczos_error(
     theta_min = float(ritz[positive].min()) if positive.any() else float("nan")
     if not invariant and positive.any():
         weights_error = max(weights_error, norm / (2 * sigma2 * theta_min))
+    if active is not None and not positive.all():
+        weights_error = float("inf")  # the active weights' curvature is singular: not at the optimum
     return max(weights_error, intercept_error), theta_min, passes
 
 

@@ -357,7 +357,10 @@ class _Run:
             if self.plan.options.has_l1:
                 return support_error(self.errors, params, optimality)
             return self.errors.error(optimality)
-        error, _, passes = lanczos_error(self.errors, optimality, self._hessian_vector)
+        active = None
+        if self.plan.options.has_l1:
+            active = (params != 0.0) | (optimality != 0.0)
+        error, _, passes = lanczos_error(self.errors, optimality, self._hessian_vector, active=active)
         self.extra_passes += passes * self.epochs.data_passes
         return error
 
