@@ -80,6 +80,7 @@ class RowStream:
         self.passes = 0
         self.n_rows: int | None = None
         self.n_features: int | None = None
+        self.one_dimensional: bool | None = None
         self._file_state = _file_state(path)
 
     @classmethod
@@ -158,6 +159,8 @@ class RowStream:
         for index, ((X, y, weights), first_row, bytes_read) in enumerate(self._open_blocks()):
             if np.ndim(X) >= 1 and np.shape(X)[0] == 0:
                 continue  # an empty block (a filter that kept nothing) adds nothing
+            if self.one_dimensional is None:
+                self.one_dimensional = np.ndim(X) == 1  # 1-D X: one feature, and w a float, as fastgd.train has it
             data = _validated_block(X, y, weights, index, first_row, self.path is None)
             features = n_features_of(data.X)
             if self.n_features is None:
@@ -334,14 +337,21 @@ def train_stream(
                 statistics, iterations=iterations, tol=tol, method=method, lr=lr, center=center, scale=scale,
                 fit_intercept=fit_intercept, alpha=alpha, l1_ratio=l1_ratio, w0=w0, b0=b0,
             )  # fmt: skip
-            return dataclasses.replace(
+            result = dataclasses.replace(
                 result, backend="stream", passes=stream.passes, seconds=time.perf_counter() - started
             )
-        return _train_on_passes(
+            return _one_dimensional(result) if stream.one_dimensional else result
+        result = _train_on_passes(
             stream, statistics, moments, bar_or_none, started, iterations=iterations, lr=lr, tol=tol,
             loss_threshold=loss_threshold, method=method, center=center, scale=scale, fit_intercept=fit_intercept,
             alpha=alpha, l1_ratio=l1_ratio, w0=w0, b0=b0, callback=callback, callback_every=callback_every,
         )  # fmt: skip
+        return _one_dimensional(result) if stream.one_dimensional else result
+
+
+def _one_dimensional(result: TrainResult) -> TrainResult:
+    """``result`` as :func:`fastgd.train` gives it for 1-D ``X``: ``w`` a float."""
+    return dataclasses.replace(result, w=float(np.asarray(result.w).reshape(-1)[0]))
 
 
 def _setup_pass(stream: RowStream, solver: str, bar) -> tuple[SufficientStatistics | None, Moments]:

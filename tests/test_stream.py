@@ -281,3 +281,11 @@ def test_options_that_need_passes_are_refused_with_the_gram_solver_and_pick_data
         result = train_stream([(CASE.X, CASE.y)], solver="auto", iterations=10, loss_threshold=1e20)
     assert result.solver == "data" and result.stop_reason == "loss_threshold"
     assert train_stream([(CASE.X, CASE.y)], solver="auto", iterations=100).solver == "gram"
+
+
+def test_one_dimensional_blocks_give_a_float_weight_as_train_does():
+    x = np.linspace(0.0, 1.0, 5000)
+    blocks = [(x[:2000], 3.0 * x[:2000] + 2.0), (x[2000:], 3.0 * x[2000:] + 2.0)]
+    for solver in ("gram", "data"):
+        result = train_stream(blocks, solver=solver, iterations=100)
+        assert isinstance(result.w, float) and result.w == pytest.approx(3.0) and result.b == pytest.approx(2.0)
