@@ -128,7 +128,14 @@ def not_converged_advice(
     reduction = (first_error if math.isfinite(first_error) and first_error > 0 else error) / target
     n_free = int(plan.free.sum())
     if plan.statistics is None:
-        # Without the statistics the rates are unknown: conjugate gradients, at a few sweeps of d steps.
+        # Without the statistics the rates are unknown: conjugate gradients, at a few sweeps of d steps;
+        # with an L1 part FISTA, whose count no sweep rule gives: ten times the iterations run.
+        if options.has_l1:
+            if options.method != "nesterov":
+                advice.append({**({} if options.lr is None else {"lr": "auto"}), "method": "nesterov"})
+            else:
+                advice.append({"iterations": _nice_count(10 * iterations)})
+            return advice
         if options.method != fastest_method(plan):
             suggestion: Suggestion = {} if options.lr is None else {"lr": "auto"}
             suggestion["method"] = fastest_method(plan)

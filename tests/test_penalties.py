@@ -455,3 +455,15 @@ def test_the_duality_gap_without_an_intercept_is_the_gap_of_that_problem():
         result = fit_quietly(case.X, case.y, alpha=0.1, l1_ratio=l1_ratio, fit_intercept=False, method="nesterov",
                              tol=1e-9, iterations=200_000)  # fmt: skip
         assert result.duality_gap <= 1e-6 * np.mean(case.y**2)
+
+
+def test_advice_for_the_lasso_without_statistics_is_fista_with_more_iterations():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 2100))  # above 2,048 features: no statistics
+    y = X[:, :3] @ [1.0, -1.0, 2.0] + rng.standard_normal(300)
+    with pytest.warns(fastgd.ConvergenceWarning) as caught:
+        fastgd.train(X, y, alpha=0.1, l1_ratio=1.0, method="nesterov", iterations=3)
+    assert caught[0].message.advice == [{"iterations": 30}]
+    with pytest.warns(fastgd.ConvergenceWarning) as caught:
+        fastgd.train(X, y, alpha=0.1, l1_ratio=1.0, method="gd", iterations=3)
+    assert caught[0].message.advice == [{"method": "nesterov"}]
