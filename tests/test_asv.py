@@ -169,6 +169,8 @@ def test_the_suite_has_every_kind_of_benchmark():
         "convergence.TimeToOptimum.time_to_optimum",
         "convergence.PassesToOptimum.track_passes",
         "peers.JaxIterations.time_jax_iterations",
+        "penalties.RegularisationPath.time_path",
+        "penalties.TrainStream.time_train",
     }
     assert names == expected
 
