@@ -11,14 +11,15 @@ the front end's ``block_sums``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
-from . import kernels
+from . import backends, kernels, stepsize
 from ._config import chunk_rows_for, parallel_for
 from .loop import from_model_gradient, to_model
+from .setup import make_plan
 
 
 def gradient_sums(X, y, sample_weight, params: NDArray[np.float64], targets: bool) -> NDArray[np.float64]:
@@ -44,6 +45,27 @@ def sum_in_order(parts: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
     for part in parts[1:]:
         total += part
     return total
+
+
+def plan_on_blocks(options, moments, statistics, passes: Callable[..., BlockPasses]):
+    """The plan of a run over row blocks, and its epoch inputs: ``(plan, data_passes, hessian_passes, setup_passes)``.
+
+    ``passes(shift, scale, targets)`` makes the front end's :class:`BlockPasses`.
+    Without the statistics the automatic step comes from power iteration over
+    the blocks, and ``setup_passes`` counts those passes with the setup pass.
+    """
+    python_loop = backends.get("numpy")  # the passes are Python objects: the numpy backend runs their loop
+    setup_passes = [1]
+
+    def estimate_lipschitz(shift, scale, intercept):
+        lipschitz, count = stepsize.power_iteration_lipschitz(
+            passes(shift, scale, False), python_loop.evaluate, shift.shape[0] + 1, intercept=intercept
+        )
+        setup_passes[0] += count
+        return lipschitz
+
+    plan = make_plan(options, moments, statistics, estimate_lipschitz)
+    return plan, passes(plan.shift, plan.scale, True), passes(plan.shift, plan.scale, False), setup_passes[0]
 
 
 class BlockPasses:

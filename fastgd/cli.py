@@ -350,7 +350,7 @@ def _write_fit_outputs(args: argparse.Namespace, data, result, caught, log) -> i
 
 def _stream_if_too_large(args: argparse.Namespace, features: list[str] | None, log):
     """A :class:`fastgd.stream.RowStream` of the data file when its values would exceed ``--memory-budget``, else None."""
-    from .stream import RowStream
+    from .stream import DEFAULT_BLOCK_BYTES, RowStream
 
     names = training_columns(args.data, args.target, features, sep=args.sep, encoding=args.encoding)
     size = estimated_bytes(args.data, len(names))
@@ -367,12 +367,9 @@ def _stream_if_too_large(args: argparse.Namespace, features: list[str] | None, l
     )
     return RowStream.from_file(
         args.data, args.target, features, reader=args.reader, sep=args.sep, encoding=args.encoding,
-        block_bytes=min(DEFAULT_STREAM_BLOCK_BYTES, max(1 << 16, args.memory_budget // 8)),
+        block_bytes=min(DEFAULT_BLOCK_BYTES, max(1 << 16, args.memory_budget // 8)),
     )  # fmt: skip
 
-
-# Streamed blocks hold at most this many bytes of values (the stream's buffers stay a few times that).
-DEFAULT_STREAM_BLOCK_BYTES = 16 << 20
 
 
 def _fit_streamed(args: argparse.Namespace, stream, options: dict[str, Any], log) -> int:

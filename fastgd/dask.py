@@ -38,13 +38,13 @@ import numpy as np
 from dask.core import flatten
 from numpy.typing import ArrayLike, NDArray
 
-from . import backends, gram, kernels, stepsize, validation
+from . import backends, gram, kernels, validation
 from ._config import STATISTICS_MAX_FEATURES, chunk_rows_for, parallel_for
-from .blocks import BlockPasses, gradient_sums
+from .blocks import BlockPasses, gradient_sums, plan_on_blocks
 from .convergence import Moments
 from .driver import Callback, Epochs, TrainResult, run_descent
 from .loop import DataPass
-from .setup import make_plan, resolve_options
+from .setup import learning_rate_option, run_options
 from .training import check_tol, numba_threads
 from .types import n_features_of
 
@@ -140,8 +140,7 @@ def train(
     >>> round(result.w, 6), round(result.b, 6), result.passes
     (3.0, 2.0, 1)
     """
-    automatic_lr = isinstance(lr, str) and lr == "auto"
-    fixed_lr = None if automatic_lr else validation.check_learning_rate(lr)
+    fixed_lr = learning_rate_option(lr)
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
     tol_value = check_tol(tol)
@@ -151,13 +150,10 @@ def train(
     X, y, sample_weight = _as_row_blocks(X, y, sample_weight)
     one_dimensional = X.ndim == 1
     n_features = 1 if one_dimensional else X.shape[1]
-    options = resolve_options(
-        method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=fixed_lr,
-        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    options, w_start, b_start = run_options(
+        lr=fixed_lr, method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept,
+        alpha=alpha, l1_ratio=l1_ratio, n_features=n_features, w0=w0, b0=b0, one_dimensional=one_dimensional,
     )  # fmt: skip
-    w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
-    if not fit_intercept and b_start != 0.0:
-        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
 
     python_loop = backends.get("numpy")
     started = time.perf_counter()
@@ -175,19 +171,10 @@ def train(
         raise ValueError("sample_weight sums to zero; at least one sample needs a positive weight")
     if statistics is not None:
         moments = Moments.from_statistics(statistics)
-    setup_passes = [1]
-
-    def estimate_lipschitz(shift, scale_factors, intercept):
-        passes = DaskPasses(blocks, moments.total_weight, shift, scale_factors, targets=False)
-        lipschitz, count = stepsize.power_iteration_lipschitz(
-            passes, python_loop.evaluate, n_features + 1, intercept=intercept
-        )
-        setup_passes[0] += count
-        return lipschitz
-
-    plan = make_plan(options, moments, statistics, estimate_lipschitz)
-    data_passes = DaskPasses(blocks, moments.total_weight, plan.shift, plan.scale)
-    hessian_passes = DaskPasses(blocks, moments.total_weight, plan.shift, plan.scale, targets=False)
+    plan, data_passes, hessian_passes, setup_passes = plan_on_blocks(
+        options, moments, statistics,
+        lambda shift, scale, targets: DaskPasses(blocks, moments.total_weight, shift, scale, targets=targets),
+    )  # fmt: skip
     if options.solver == "gram":
         gram_data = statistics.gram_data(plan.shift, plan.scale)
         epochs = Epochs(
@@ -197,7 +184,7 @@ def train(
     else:
         # The passes are Python objects (each epoch a round trip): the numpy backend runs their loop.
         epochs = Epochs(data_passes, hessian_passes, python_loop, 1, "dask", "data")
-    epochs.setup_passes = setup_passes[0]
+    epochs.setup_passes = setup_passes
     return run_descent(
         epochs,
         plan,

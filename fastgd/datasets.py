@@ -70,18 +70,29 @@ def least_squares(X, y, sample_weight=None) -> tuple[np.ndarray, float]:
     half a standard deviation on the 1e-8..1e8 one, by several ulps of a 1e9
     intercept).
     """
+    mean_x, mean_y, unit, target, norms, _ = _centred_unit_columns(X, y, sample_weight)
+    w = np.linalg.lstsq(unit, target, rcond=None)[0] / norms
+    return w, float(mean_y - mean_x @ w)
+
+
+def _centred_unit_columns(X, y, sample_weight):
+    """``(mean_x, mean_y, unit, target, norms, total)``: centred, weighted (by ``sqrt(s)``) columns of unit norm.
+
+    The means are taken as deviations from the first row, so a large mean
+    keeps its last digits; ``unit * norms`` is the centred weighted design and
+    ``target`` the centred weighted ``y``.
+    """
     X = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
     y = np.asarray(y, dtype=np.float64)
     weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    total = weights.sum()
+    total = float(weights.sum())
     mean_x = X[0] + weights @ (X - X[0]) / total
     mean_y = y[0] + weights @ (y - y[0]) / total
     root = np.sqrt(weights)
     design = (X - mean_x) * root[:, None]
     norms = np.linalg.norm(design, axis=0)
     norms[norms == 0] = 1.0
-    w = np.linalg.lstsq(design / norms, (y - mean_y) * root, rcond=None)[0] / norms
-    return w, float(mean_y - mean_x @ w)
+    return mean_x, float(mean_y), design / norms, (y - mean_y) * root, norms, total
 
 
 def elastic_net(X, y, alpha: float, l1_ratio: float, sample_weight=None) -> tuple[np.ndarray, float]:
@@ -97,26 +108,16 @@ def elastic_net(X, y, alpha: float, l1_ratio: float, sample_weight=None) -> tupl
     """
     from sklearn.linear_model import ElasticNet
 
-    X = np.asarray(X, dtype=np.float64).reshape(len(y), -1)
-    y = np.asarray(y, dtype=np.float64)
-    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    total = weights.sum()
-    mean_x = X[0] + weights @ (X - X[0]) / total
-    mean_y = y[0] + weights @ (y - y[0]) / total
-    root = np.sqrt(weights)
-    design = (X - mean_x) * root[:, None]
-    target = (y - mean_y) * root
-    norms = np.linalg.norm(design, axis=0)
-    norms[norms == 0] = 1.0
-    unit = design / norms
+    mean_x, mean_y, unit, target, norms, total = _centred_unit_columns(X, y, sample_weight)
+    design = unit * norms
     l1, l2 = alpha * l1_ratio, alpha * (1.0 - l1_ratio)
     if l1 > 0:
         start = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-12, max_iter=1_000_000, fit_intercept=False)
         signs = np.sign(start.fit(design, target).coef_)
     else:
-        signs = np.ones(X.shape[1])
-    u = np.zeros(X.shape[1])
-    for _ in range(2 * X.shape[1] + 2):
+        signs = np.ones(unit.shape[1])
+    u = np.zeros(unit.shape[1])
+    for _ in range(2 * unit.shape[1] + 2):
         support = signs != 0
         columns = unit[:, support]
         matrix = columns.T @ columns + np.diag(total * l2 / norms[support] ** 2)

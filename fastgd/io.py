@@ -565,16 +565,20 @@ def _stack(columns: list[NDArray]) -> NDArray[np.floating]:
     return out
 
 
+def _npy_columns(array: np.ndarray, names: list[str], path: Path) -> list[NDArray]:
+    """The named columns of a ``.npy`` array (or of a block of its rows): fields, indices, or the one column."""
+    if array.dtype.names:
+        columns = [array[name] for name in names]
+    elif array.ndim == 1:
+        columns = [array]
+    else:
+        columns = [array[:, int(name)] for name in names]
+    return [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)]
+
+
 def _read_arrays(path: Path, suffix: str, names: list[str]) -> tuple[list[NDArray], str]:
     if suffix == ".npy":
-        array = _load_npy(path)
-        if array.dtype.names:
-            columns = [array[name] for name in names]
-        elif array.ndim == 1:
-            columns = [array]
-        else:
-            columns = [array[:, int(name)] for name in names]
-        return [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)], "numpy"
+        return _npy_columns(_load_npy(path), names, path), "numpy"
     if suffix == ".npz":
         where = _npz_columns(path)
         with _load_npz(path) as arrays:  # only the arrays that hold requested columns are read
@@ -590,26 +594,24 @@ def _read_arrays(path: Path, suffix: str, names: list[str]) -> tuple[list[NDArra
             )
         return columns, "numpy"
     pq = _pyarrow_parquet(path)
-    import pyarrow as pa
-
     try:
         table = pq.read_table(path, columns=names)
     except Exception as error:  # pyarrow's own error types
         raise DataError(f"{path}: not a readable Parquet file ({error})") from None
-    columns = []
-    for name in names:
-        column = table.column(name)
-        if not (
-            pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)
-        ):
-            raise DataError(f"{path}: column {name!r} has type {column.type}; fastgd needs numeric columns")
-        if column.null_count:
-            row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-            raise DataError(
-                f"{path}: row {row}, column {name!r} is missing (null); fastgd needs a number in every cell"
-            )
-        columns.append(column.to_numpy())
+    columns = [_parquet_column(table.column(name), name, path, 0) for name in names]
     return columns, "pyarrow"
+
+
+def _parquet_column(column: Any, name: str, path: Path, first_row: int) -> NDArray:
+    """A Parquet column (of a table or a record batch starting at ``first_row``) as numpy: numeric, no nulls."""
+    import pyarrow as pa
+
+    if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type) or pa.types.is_boolean(column.type)):
+        raise DataError(f"{path}: column {name!r} has type {column.type}; fastgd needs numeric columns")
+    if column.null_count:
+        row = first_row + int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataError(f"{path}: row {row}, column {name!r} is missing (null); fastgd needs a number in every cell")
+    return column.to_numpy(zero_copy_only=False)
 
 
 def _read_columns(
@@ -732,21 +734,13 @@ def _npy_blocks(path: Path, names: list[str], block_bytes: int):
     row_bytes = array.nbytes // max(1, array.shape[0])
     for start in range(0, array.shape[0], rows):
         part = array[start : start + rows]
-        if array.dtype.names:
-            columns = [part[name] for name in names]
-        elif array.ndim == 1:
-            columns = [part]
-        else:
-            columns = [part[:, int(name)] for name in names]
-        columns = [_as_numeric_column(column, path, name) for column, name in zip(columns, names, strict=True)]
+        columns = _npy_columns(part, names, path)
         _check_finite_columns(path, columns, names, start)
         yield _stack(columns), start, header_bytes + (start + part.shape[0]) * row_bytes
 
 
 def _parquet_blocks(path: Path, names: list[str], block_bytes: int):
     pq = _pyarrow_parquet(path)
-    import pyarrow as pa
-
     try:
         # pre_buffer=False with a small read buffer: pyarrow would otherwise read ahead the whole file.
         handle = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
@@ -757,21 +751,7 @@ def _parquet_blocks(path: Path, names: list[str], block_bytes: int):
     size = path.stat().st_size
     first_row = 0
     for batch in batches:
-        columns = []
-        for name in names:
-            column = batch.column(name)
-            if not (
-                pa.types.is_integer(column.type)
-                or pa.types.is_floating(column.type)
-                or pa.types.is_boolean(column.type)
-            ):
-                raise DataError(f"{path}: column {name!r} has type {column.type}; fastgd needs numeric columns")
-            if column.null_count:
-                row = first_row + int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
-                raise DataError(
-                    f"{path}: row {row}, column {name!r} is missing (null); fastgd needs a number in every cell"
-                )
-            columns.append(column.to_numpy(zero_copy_only=False))
+        columns = [_parquet_column(batch.column(name), name, path, first_row) for name in names]
         _check_finite_columns(path, columns, names, first_row)
         if batch.num_rows:
             yield _stack(columns), first_row, int(size * (first_row + batch.num_rows) / total_rows)

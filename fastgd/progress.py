@@ -90,6 +90,27 @@ def _terminal_width(stream: IO[str]) -> int:
         return 0
 
 
+def _wants_bar(enabled: bool | None, file: IO[str]) -> bool:
+    """``enabled``, with ``None`` meaning: when ``file`` is a terminal and tqdm is installed."""
+    if enabled is None:
+        return _is_terminal(file) and progress_available()
+    if enabled and not progress_available():
+        raise ImportError("the progress bar needs tqdm: pip install fastgd[progress] (or pip install tqdm)")
+    return bool(enabled)
+
+
+def _new_bar(total: int, file: IO[str], options: dict[str, Any]) -> Any:
+    """A tqdm bar on ``file``."""
+    from tqdm.auto import tqdm
+
+    if "ncols" not in options:
+        # Follow the terminal's width, except where it reports no size (a bare
+        # pseudo-terminal says 0 x 0, and tqdm would then draw nothing).
+        width = _terminal_width(file)
+        options = {**options, **({"dynamic_ncols": True} if width else {"ncols": 80, "nrows": 24})}
+    return tqdm(total=total, file=file, **options)
+
+
 class ProgressBar:
     """A tqdm progress bar that is also a :func:`fastgd.train` callback.
 
@@ -138,23 +159,12 @@ class ProgressBar:
         self.total_iterations = int(total_iterations)
         self.callback = callback
         self.file = sys.stderr if file is None else file
-        if enabled is None:
-            enabled = _is_terminal(self.file) and progress_available()
-        elif enabled and not progress_available():
-            raise ImportError("the progress bar needs tqdm: pip install fastgd[progress] (or pip install tqdm)")
-        self.enabled = bool(enabled)
+        self.enabled = _wants_bar(enabled, self.file)
         self.last_loss: float | None = None
         self._bar = None
         if self.enabled:
-            from tqdm.auto import tqdm
-
             options = {"desc": description, "unit": "it", "leave": True, **tqdm_options}
-            if "ncols" not in options:
-                # Follow the terminal's width, except where it reports no size (a bare
-                # pseudo-terminal says 0 x 0, and tqdm would then draw nothing).
-                width = _terminal_width(self.file)
-                options.update({"dynamic_ncols": True} if width else {"ncols": 80, "nrows": 24})
-            self._bar = tqdm(total=self.total_iterations, file=self.file, **options)
+            self._bar = _new_bar(self.total_iterations, self.file, options)
 
     def __call__(self, iteration: int, loss: float, w: Any, b: float) -> bool | None:
         """Move the bar to ``iteration + 1`` and show ``loss``; then call the chained callback."""
@@ -209,20 +219,10 @@ class ByteProgress:
     def __init__(self, total_bytes: int, *, enabled: bool | None = None, file: IO[str] | None = None) -> None:
         self.total_bytes = max(1, int(total_bytes))
         self.file = sys.stderr if file is None else file
-        if enabled is None:
-            enabled = _is_terminal(self.file) and progress_available()
-        elif enabled and not progress_available():
-            raise ImportError("the progress bar needs tqdm: pip install fastgd[progress] (or pip install tqdm)")
         self._bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-
-            width = _terminal_width(self.file)
-            size = {"dynamic_ncols": True} if width else {"ncols": 80, "nrows": 24}
-            self._bar = tqdm(
-                total=self.total_bytes, unit="B", unit_scale=True, unit_divisor=1024, desc="reading", leave=False,
-                file=self.file, **size,
-            )  # fmt: skip
+        if _wants_bar(enabled, self.file):
+            options = {"unit": "B", "unit_scale": True, "unit_divisor": 1024, "desc": "reading", "leave": False}
+            self._bar = _new_bar(self.total_bytes, self.file, options)
 
     @property
     def enabled(self) -> bool:

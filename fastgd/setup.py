@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from . import stepsize
+from . import stepsize, validation
 from ._config import GRAM_AUTO_MAX_FEATURES
 from .convergence import (
     ErrorModel,
@@ -157,6 +157,37 @@ def resolve_options(
         alpha=alpha,
         l1_ratio=l1_ratio,
     )
+
+
+def learning_rate_option(lr: object) -> float | None:
+    """``None`` for ``lr="auto"`` (fastgd's step), else the checked learning rate."""
+    return None if isinstance(lr, str) and lr == "auto" else validation.check_learning_rate(lr)
+
+
+def run_options(
+    *,
+    lr: float | None,
+    method: str,
+    solver: str,
+    center: bool | None,
+    scale: bool | None,
+    fit_intercept: bool,
+    alpha: float,
+    l1_ratio: float,
+    n_features: int,
+    w0,
+    b0: float,
+    one_dimensional: bool,
+) -> tuple[Options, NDArray[np.float64], float]:
+    """Every front end's options and starting point: :func:`resolve_options` and the checked ``w0``, ``b0``."""
+    options = resolve_options(
+        method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=lr,
+        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    )  # fmt: skip
+    w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
+    if not fit_intercept and b_start != 0.0:
+        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
+    return options, w_start, b_start
 
 
 def check_penalty(alpha: object, l1_ratio: object) -> tuple[float, float]:

@@ -31,12 +31,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from . import backends, gram, io, stepsize, validation
+from . import backends, gram, io, validation
 from ._config import GRAM_AUTO_MAX_FEATURES, STATISTICS_MAX_FEATURES
-from .blocks import BlockPasses, gradient_sums
+from .blocks import BlockPasses, gradient_sums, plan_on_blocks
 from .convergence import Moments
 from .driver import Callback, Epochs, run_descent
-from .setup import make_plan, resolve_options
+from .setup import learning_rate_option, run_options
 from .training import check_tol, numba_threads, train_statistics
 from .types import DataPass, SufficientStatistics, TrainResult, n_features_of
 
@@ -383,32 +383,20 @@ def _setup_pass(stream: RowStream, solver: str, bar) -> tuple[SufficientStatisti
 def _train_on_passes(stream, statistics, moments, bar, started, *, iterations, lr, tol, loss_threshold, method,
                      center, scale, fit_intercept, alpha, l1_ratio, w0, b0, callback, callback_every) -> TrainResult:  # fmt: skip
     """``solver="data"``: the shared loop over :class:`StreamPasses`, run as Python (one pass per epoch)."""
-    automatic_lr = isinstance(lr, str) and lr == "auto"
-    lr_value = None if automatic_lr else validation.check_learning_rate(lr)
     n_features = stream.n_features
-    options = resolve_options(
-        method=method, solver="data", center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
-        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    options, w_start, b_start = run_options(
+        lr=learning_rate_option(lr), method=method, solver="data", center=center, scale=scale,
+        fit_intercept=fit_intercept, alpha=alpha, l1_ratio=l1_ratio, n_features=n_features, w0=w0, b0=b0,
+        one_dimensional=False,
     )  # fmt: skip
-    w_start, b_start = validation.initial_parameters(w0, b0, n_features, False)
-    if not fit_intercept and b_start != 0.0:
-        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
-    python_loop = backends.get("numpy")
-    setup_passes = [1]
-
-    def estimate_lipschitz(shift, scale_factors, intercept):
-        passes = StreamPasses(stream, moments.total_weight, shift, scale_factors, targets=False)
-        lipschitz, count = stepsize.power_iteration_lipschitz(
-            passes, python_loop.evaluate, n_features + 1, intercept=intercept
-        )
-        setup_passes[0] += count
-        return lipschitz
-
-    plan = make_plan(options, moments, statistics, estimate_lipschitz)
-    data_passes = StreamPasses(stream, moments.total_weight, plan.shift, plan.scale, progress=bar)
-    hessian_passes = StreamPasses(stream, moments.total_weight, plan.shift, plan.scale, targets=False, progress=bar)
-    epochs = Epochs(data_passes, hessian_passes, python_loop, 1, "stream", "data")
-    epochs.setup_passes = setup_passes[0]
+    plan, data_passes, hessian_passes, setup_passes = plan_on_blocks(
+        options, moments, statistics,
+        lambda shift, scale, targets: StreamPasses(
+            stream, moments.total_weight, shift, scale, targets=targets, progress=bar
+        ),
+    )  # fmt: skip
+    epochs = Epochs(data_passes, hessian_passes, backends.get("numpy"), 1, "stream", "data")
+    epochs.setup_passes = setup_passes
     return run_descent(
         epochs, plan, w_start=w_start, b_start=b_start, iterations=iterations,
         loss_threshold=validation.check_loss_threshold(loss_threshold), tol=check_tol(tol), record_params=False,

@@ -19,7 +19,7 @@ from . import backends, gram, stepsize, validation
 from ._config import STATISTICS_MAX_FEATURES
 from .convergence import Moments
 from .driver import Callback, Epochs, run_descent
-from .setup import Plan, check_choice, make_plan, resolve_options
+from .setup import Plan, check_choice, learning_rate_option, make_plan, run_options
 from .types import (
     BACKENDS,
     DEFAULT_TOL,
@@ -215,8 +215,7 @@ def train(
     (3.0, 2.0, True)
     """
     backends.get(backend)  # checks the name before any work
-    automatic_lr = isinstance(lr, str) and lr == "auto"
-    lr_value = None if automatic_lr else validation.check_learning_rate(lr)
+    lr_value = learning_rate_option(lr)
     iterations = validation.check_iterations(iterations)
     threshold = validation.check_loss_threshold(loss_threshold)
     tol_value = check_tol(tol)
@@ -228,13 +227,10 @@ def train(
     data = prepare_data(X, y, sample_weight, check_values=sample_weight is not None)
     one_dimensional = data.X.ndim == 1
     n_features = 1 if one_dimensional else data.X.shape[1]
-    options = resolve_options(
-        method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
-        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    options, w_start, b_start = run_options(
+        lr=lr_value, method=method, solver=solver, center=center, scale=scale, fit_intercept=fit_intercept,
+        alpha=alpha, l1_ratio=l1_ratio, n_features=n_features, w0=w0, b0=b0, one_dimensional=one_dimensional,
     )  # fmt: skip
-    w_start, b_start = validation.initial_parameters(w0, b0, n_features, one_dimensional)
-    if not fit_intercept and b_start != 0.0:
-        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
 
     bar = _progress_bar(progress, iterations, data.X.size if options.solver == "data" else 0, callback)
     if bar is not None:
@@ -364,18 +360,13 @@ def train_statistics(
         raise TypeError(f"statistics must be a fastgd.SufficientStatistics, got {type(statistics).__name__}")
     if not statistics.total_weight > 0:
         raise ValueError("the statistics hold no rows of positive weight: merge in some data first")
-    automatic_lr = isinstance(lr, str) and lr == "auto"
-    lr_value = None if automatic_lr else validation.check_learning_rate(lr)
+    lr_value = learning_rate_option(lr)
     iterations = validation.check_iterations(iterations)
     tol_value = check_tol(tol)
-    n_features = statistics.n_features
-    options = resolve_options(
-        method=method, solver="gram", center=center, scale=scale, fit_intercept=fit_intercept, lr=lr_value,
-        n_features=n_features, alpha=alpha, l1_ratio=l1_ratio,
+    options, w_start, b_start = run_options(
+        lr=lr_value, method=method, solver="gram", center=center, scale=scale, fit_intercept=fit_intercept,
+        alpha=alpha, l1_ratio=l1_ratio, n_features=statistics.n_features, w0=w0, b0=b0, one_dimensional=False,
     )  # fmt: skip
-    w_start, b_start = validation.initial_parameters(w0, b0, n_features, False)
-    if not fit_intercept and b_start != 0.0:
-        raise ValueError("fit_intercept=False holds b at 0: pass neither center=True nor a non-zero b0")
     started = time.perf_counter()
     if not statistics.is_finite():
         raise ValueError("the statistics are not finite: the data held a NaN or an infinity, or squares beyond float64")
