@@ -371,7 +371,6 @@ def _stream_if_too_large(args: argparse.Namespace, features: list[str] | None, l
     )  # fmt: skip
 
 
-
 def _fit_streamed(args: argparse.Namespace, stream, options: dict[str, Any], log) -> int:
     """``fastgd fit`` on a file larger than the memory budget: :func:`fastgd.train_stream`, one block at a time."""
     from .stream import train_stream
