@@ -46,7 +46,7 @@ def start_threading_layer() -> None:
     """Start numba's threading layer (idempotent); call before the first compiled call of a process.
 
     A cached function that calls a parallel kernel (the compiled training
-    loop, fused_loss_and_gradients itself) is loaded from numba's on-disk
+    loop, fused_pass_parallel itself) is loaded from numba's on-disk
     cache without the parallel kernel's own dispatcher running, so nothing
     need have started the threading layer. We saw such a process crash in its
     first parallel region (with a cache holding many signatures), and
@@ -406,63 +406,22 @@ def _chunk_bounds(chunk, chunk_rows, n_rows):
     return start, min(start + chunk_rows, n_rows)
 
 
-# Each driver is compiled twice from one source, serial (where prange is a
-# range) and parallel: a parallel region costs microseconds to start, which
-# dominates an epoch on a few hundred rows.
-def _chunk_partials(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor):
-    """Every chunk's sums (:func:`_chunk_sums`) into the ``*_parts`` arrays, one chunk per ``prange`` step."""
-    for chunk in prange(loss_parts.shape[0]):
-        start, stop = _chunk_bounds(chunk, chunk_rows, X.shape[0])
-        loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
-            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
-        )
-
-
-_chunk_partials_serial = jit(_chunk_partials, name="_chunk_partials_serial")
-_chunk_partials_parallel = jit(_chunk_partials, parallel=True)
-
-
-def _run_chunk_partials(
-    parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-):
-    """:func:`_chunk_partials`, serial when ``parallel`` is None, else parallel (chosen by type when compiled)."""
-    driver = _chunk_partials_serial if parallel is None else _chunk_partials_parallel
-    driver(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor)
-
-
-@overload(_run_chunk_partials, jit_options=OVERLOAD_OPTIONS)
-def _run_chunk_partials_overload(
-    parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-):
-    driver = _chunk_partials_serial if isinstance(parallel, types.NoneType) else _chunk_partials_parallel
-
-    def run(parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor):
-        driver(X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor)
-
-    return run
-
-
-@jit
-def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor, parallel):
+def _fused_pass(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor):
     """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
 
-    The residual is ``x.w + b - target_factor * y``. ``total_weight`` is
-    ``n`` without sample weights and ``sum(sample_weight)`` with them; the
-    loss is the (weighted) mean of squared residuals. With ``target_factor=0``
-    the targets are zero, so the "gradient" is ``2 H [w; b]`` for
-    ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
-    pass, which conjugate gradients and the step-size estimate need. A factor,
-    rather than a separate kernel without ``y``, keeps one compiled kernel
-    (and one compiled loop) for both. ``parallel`` is :func:`fastgd._config.parallel_for`'s.
+    Compiled twice (:data:`fused_pass_serial`, :data:`fused_pass_parallel`);
+    :func:`fused_loss_and_gradients` documents the arguments.
     """
     n_rows = X.shape[0]
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
     loss_parts = np.empty(n_chunks)
     residual_parts = np.empty(n_chunks)
     grad_parts = np.empty((n_chunks, w.shape[0]))
-    _run_chunk_partials(
-        parallel, X, y, sample_weight, w, b, chunk_rows, loss_parts, residual_parts, grad_parts, target_factor
-    )
+    for chunk in prange(n_chunks):
+        start, stop = _chunk_bounds(chunk, chunk_rows, n_rows)
+        loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
+            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
+        )
     # Combine in chunk order: the same additions whatever the thread count.
     loss_sum = 0.0
     residual_sum = 0.0
@@ -476,6 +435,36 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     for j in range(w.shape[0]):
         grad_w[j] *= scale
     return loss_sum / total_weight, scale * residual_sum
+
+
+# The pass is compiled twice from one source, serial (where prange is a
+# range) and parallel: a parallel region costs microseconds to start, which
+# dominates an epoch on a few hundred rows. Callers pick one by the type of
+# ``parallel`` (None or True), so only the one in use ever compiles, and call
+# it directly: every compiled layer between the loop and the row kernel
+# links and compiles the kernel's code again (docs/performance.md, "Compile time").
+fused_pass_serial = jit(_fused_pass, name="fused_pass_serial")
+fused_pass_parallel = jit(_fused_pass, parallel=True, name="fused_pass_parallel")
+
+
+def fused_pass_for(parallel):
+    """The compiled pass for ``parallel`` (:func:`fastgd._config.parallel_for`'s None or True)."""
+    return fused_pass_serial if parallel is None else fused_pass_parallel
+
+
+def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor, parallel):
+    """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w`` (called from Python).
+
+    The residual is ``x.w + b - target_factor * y``. ``total_weight`` is
+    ``n`` without sample weights and ``sum(sample_weight)`` with them; the
+    loss is the (weighted) mean of squared residuals. With ``target_factor=0``
+    the targets are zero, so the "gradient" is ``2 H [w; b]`` for
+    ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
+    pass, which conjugate gradients and the step-size estimate need. A factor,
+    rather than a separate kernel without ``y``, keeps one compiled kernel
+    (and one compiled loop) for both. ``parallel`` is :func:`fastgd._config.parallel_for`'s.
+    """
+    return fused_pass_for(parallel)(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor)
 
 
 def _predict_chunks(X, w, b, chunk_rows, out):

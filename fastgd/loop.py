@@ -104,37 +104,52 @@ def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
         grad[:n_features] *= data.scale
 
 
+def _fused_epoch_using(fused_pass):
+    """The kernel path's epoch over a :class:`DataPass` that makes its one pass with ``fused_pass``.
+
+    One such epoch per compiled pass (serial, parallel), so the compiled loop
+    calls the pass itself, with no dispatching layer between (each layer
+    compiles the kernel's code again).
+    """
+
+    def fused_epoch(data, params, grad):
+        n_features = params.shape[0] - 1
+        centred = data.shift.shape[0] > 0
+        scaled = data.scale.shape[0] > 0
+        # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
+        b = params[n_features]
+        if centred:
+            for j in range(n_features):
+                b -= data.shift[j] * params[j] * (data.scale[j] if scaled else 1.0)
+        # The kernel reads the weights s v from one small temporary, or v in place when unscaled;
+        # one call site, so the compiled loop holds one call of the kernel.
+        weights = np.empty(n_features) if scaled else params[:n_features]
+        if scaled:
+            for j in range(n_features):  # a loop: an array expression would compile a shape check
+                weights[j] = params[j] * data.scale[j]
+        loss, grad_b = fused_pass(
+            data.X, data.y, data.sample_weight, data.total_weight, weights, b,
+            data.chunk_rows, grad[:n_features], data.target_factor,
+        )  # fmt: skip
+        grad[n_features] = grad_b
+        if centred:
+            for j in range(n_features):
+                grad[j] -= grad_b * data.shift[j]
+        if scaled:
+            for j in range(n_features):
+                grad[j] *= data.scale[j]
+        return loss
+
+    return fused_epoch
+
+
+# The epochs over a DataPass, by its ``parallel`` (None: serial; True: parallel).
+FUSED_EPOCHS = {parallel: _fused_epoch_using(kernels.fused_pass_for(parallel)) for parallel in (None, True)}
+
+
 def fused_epoch(data, params, grad):
     """The kernel path's epoch over a :class:`DataPass`: one fused pass (:func:`fastgd.kernels.fused_loss_and_gradients`)."""
-    n_features = params.shape[0] - 1
-    centred = data.shift.shape[0] > 0
-    scaled = data.scale.shape[0] > 0
-    # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
-    b = params[n_features]
-    if centred:
-        for j in range(n_features):
-            b -= data.shift[j] * params[j] * (data.scale[j] if scaled else 1.0)
-    if scaled:  # the kernel reads the weights s v from one small temporary
-        weights = np.empty(n_features)
-        for j in range(n_features):  # a loop: an array expression would compile a shape check
-            weights[j] = params[j] * data.scale[j]
-        loss, grad_b = kernels.fused_loss_and_gradients(
-            data.X, data.y, data.sample_weight, data.total_weight, weights, b,
-            data.chunk_rows, grad[:n_features], data.target_factor, data.parallel,
-        )  # fmt: skip
-    else:  # unscaled, in place
-        loss, grad_b = kernels.fused_loss_and_gradients(
-            data.X, data.y, data.sample_weight, data.total_weight, params[:n_features], b,
-            data.chunk_rows, grad[:n_features], data.target_factor, data.parallel,
-        )  # fmt: skip
-    grad[n_features] = grad_b
-    if centred:
-        for j in range(n_features):
-            grad[j] -= grad_b * data.shift[j]
-    if scaled:
-        for j in range(n_features):
-            grad[j] *= data.scale[j]
-    return loss
+    return FUSED_EPOCHS[data.parallel](data, params, grad)
 
 
 def statistics_epoch(data, params, grad):
@@ -160,7 +175,8 @@ def kernel_epoch(data, params, grad):
 def _kernel_epoch_for(data):
     """The kernel epoch for the numba type of ``data`` (None for other types)."""
     if isinstance(data, types.BaseNamedTuple) and data.instance_class is DataPass:
-        return fused_epoch
+        parallel = data.types[DataPass._fields.index("parallel")]
+        return FUSED_EPOCHS[None if isinstance(parallel, types.NoneType) else True]
     if isinstance(data, types.BaseNamedTuple) and data.instance_class is GramData:
         return statistics_epoch
     return None

@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     import json, time
     start = time.perf_counter()
     import numpy as np, fastgd
-    from fastgd.kernels import fused_loss_and_gradients
+    from fastgd.kernels import fused_pass_parallel
     from fastgd.loop import descent_loop_compiled
     rng = np.random.default_rng(0)
     # Large enough for the parallel path: loading cached code that calls a parallel kernel must work.
@@ -21,7 +21,7 @@ SCRIPT = textwrap.dedent(
     loss, grad_w, grad_b = fastgd.loss_and_gradients(X, y, np.zeros(4), 0.0)
     result = fastgd.train(X, y, lr=0.4, iterations=30)
     seconds = time.perf_counter() - start
-    stats = [descent_loop_compiled.stats, fused_loss_and_gradients.stats]
+    stats = [descent_loop_compiled.stats, fused_pass_parallel.stats]
     print(json.dumps({
         "hits": sum(sum(s.cache_hits.values()) for s in stats),
         "misses": sum(sum(s.cache_misses.values()) for s in stats),
