@@ -425,7 +425,8 @@ def _fused_pass(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, tar
     # Combine in chunk order: the same additions whatever the thread count.
     loss_sum = 0.0
     residual_sum = 0.0
-    grad_w[:] = 0.0
+    for j in range(w.shape[0]):  # a loop: in the parallel pass, grad_w[:] = 0 would be a parallel region of its own
+        grad_w[j] = 0.0
     for chunk in range(n_chunks):
         loss_sum += loss_parts[chunk]
         residual_sum += residual_parts[chunk]
