@@ -443,7 +443,7 @@ def _fused_pass(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, tar
 # dominates an epoch on a few hundred rows. Callers pick one by the type of
 # ``parallel`` (None or True), so only the one in use ever compiles, and call
 # it directly: every compiled layer between the loop and the row kernel
-# links and compiles the kernel's code again (docs/performance.md, "Compile time").
+# links and compiles the kernel's code again (docs/performance.md, "Compilation").
 fused_pass_serial = jit(_fused_pass, name="fused_pass_serial")
 fused_pass_parallel = jit(_fused_pass, parallel=True, name="fused_pass_parallel")
 
