@@ -97,72 +97,36 @@ def _type_key(X) -> str | None:
     return X.layout if X.layout in ("C", "F") else "A"
 
 
-def _prefetch_span(array, start, count):
-    """Ask the CPU to start loading ``array.ravel()[start:start + count]``; in Python, nothing."""
+def _prefetch(array, index):
+    """Ask the CPU to start loading the cache line of ``array.ravel()[index]``; in Python, nothing."""
 
 
-@overload(_prefetch_span, jit_options=OVERLOAD_OPTIONS)
-def _prefetch_span_overload(array, start, count):
-    return lambda array, start, count: _prefetch_span_instruction(array, start, count)
-
-
-# The loop over cache lines lives in a function of its own, never inlined.
-# Written inline in a kernel's row loop, every compiled caller optimised it
-# again (numba links each callee's code into its caller and reruns LLVM's
-# optimiser), unrolling it once more each time, and LLVM's loop strength
-# reduction on the result took about 1 s of a 7 s cold compile
-# (docs/performance.md, "Compilation"). A call per four rows costs nothing
-# measurable next to reading them.
-_PREFETCH_SPAN_HELPER = "fastgd_prefetch_span"
-
-
-def _prefetch_span_helper(module: ir.Module) -> ir.Function:
-    """``void fastgd_prefetch_span(i8* start, i64 n_bytes)`` in ``module``: prefetch each cache line of the span."""
-    with contextlib.suppress(KeyError):
-        return module.get_global(_PREFETCH_SPAN_HELPER)
-    byte_pointer = ir.IntType(8).as_pointer()
-    int64 = ir.IntType(64)
-    int32 = ir.IntType(32)
-    helper = ir.Function(module, ir.FunctionType(ir.VoidType(), [byte_pointer, int64]), name=_PREFETCH_SPAN_HELPER)
-    helper.linkage = "linkonce_odr"  # one copy survives linking, as for numba's own functions
-    helper.attributes.add("noinline")
-    helper.attributes.add("nounwind")
-    start, n_bytes = helper.args
-    entry, loop, done = (helper.append_basic_block(name) for name in ("entry", "loop", "done"))
-    builder = ir.IRBuilder(entry)
-    builder.cbranch(builder.icmp_signed(">", n_bytes, int64(0)), loop, done)
-    builder.position_at_end(loop)
-    offset = builder.phi(int64)
-    offset.add_incoming(int64(0), entry)
-    # declare_intrinsic mangles the name for this llvmlite's pointer type, as numba does for llvm.memset.
-    prefetch = module.declare_intrinsic(
-        "llvm.prefetch", [byte_pointer], ir.FunctionType(ir.VoidType(), [byte_pointer, int32, int32, int32])
-    )
-    # Read, high locality, data cache. Prefetch instructions never fault (x86 PREFETCHh, AArch64
-    # PRFM), so a span reaching past the array's end is a harmless no-op there.
-    builder.call(prefetch, [builder.gep(start, [offset]), int32(0), int32(3), int32(1)])
-    following = builder.add(offset, int64(CACHE_LINE_BYTES))
-    offset.add_incoming(following, loop)
-    builder.cbranch(builder.icmp_signed("<", following, n_bytes), loop, done)
-    builder.position_at_end(done)
-    builder.ret_void()
-    return helper
+@overload(_prefetch, jit_options=OVERLOAD_OPTIONS)
+def _prefetch_overload(array, index):
+    return lambda array, index: _prefetch_instruction(array, index)
 
 
 @intrinsic
-def _prefetch_span_instruction(typingctx, array, start, count):
-    """Prefetch the cache lines of ``array.ravel()[start:start + count]`` (hints, never faults)."""
-    if not (isinstance(array, types.Array) and isinstance(start, types.Integer) and isinstance(count, types.Integer)):
+def _prefetch_instruction(typingctx, array, index):
+    """Ask the CPU to start loading the cache line of ``array.ravel()[index]`` (a hint, never a fault).
+
+    ``llvm.prefetch`` (read, high locality, data cache). An index past the
+    array's end is allowed: prefetch instructions never fault (x86 PREFETCHh,
+    AArch64 PRFM), so a hint past the data is a harmless no-op.
+    """
+    if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
         return None
-    signature = types.void(array, start, count)
+    signature = types.void(array, index)
 
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
-        itemsize = context.get_abi_sizeof(context.get_data_type(sig.args[0].dtype))
-        count = context.cast(builder, args[2], sig.args[2], types.int64)
-        n_bytes = builder.mul(count, ir.IntType(64)(itemsize))
-        builder.call(_prefetch_span_helper(builder.module), [address, n_bytes])
+        int32 = ir.IntType(32)
+        # declare_intrinsic mangles the name for this llvmlite's pointer type, as numba does for llvm.memset.
+        function = builder.module.declare_intrinsic(
+            "llvm.prefetch", [address.type], ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32])
+        )
+        builder.call(function, [address, int32(0), int32(3), int32(1)])
         return context.get_dummy_value()
 
     return signature, codegen
@@ -262,6 +226,7 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row, 
     #   time + read time); requesting lines early makes them overlap.
     n_features = X.shape[1]
     flat = X.reshape(-1)
+    line = max(1, CACHE_LINE_BYTES // X.itemsize)
     # At least two groups of four rows ahead, or wide rows would prefetch the group in hand.
     ahead = max(PREFETCH_BYTES // X.itemsize, 8 * n_features)
     rows = X[start:stop]
@@ -276,7 +241,8 @@ def _chunk_sums_2d_contiguous(X, y, sample_weight, w, b, start, stop, grad_row, 
     n_quads = n_rows - n_rows % 4
     for i in range(0, n_quads, 4):
         offset = (start + i) * n_features + ahead
-        _prefetch_span(flat, offset, 4 * n_features)
+        for k in range(0, 4 * n_features, line):
+            _prefetch(flat, offset + k)
         x0 = rows[i]
         x1 = rows[i + 1]
         x2 = rows[i + 2]

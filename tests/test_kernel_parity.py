@@ -8,8 +8,8 @@ import pytest
 from conftest import assert_within, make_problem, rounding_bounds
 
 import fastgd
-from fastgd import gram, kernels, reference
-from fastgd._config import OVERLOAD_OPTIONS, chunk_rows_for, parallel_for
+from fastgd import gram, reference
+from fastgd._config import chunk_rows_for, parallel_for
 from fastgd.benchmarking import FEATURES, chunk_boundary_rows
 from fastgd.validation import prepare_data
 
@@ -186,23 +186,6 @@ def test_statistics_epoch_kernel_matches_reference(offset):
 # remainder modulo 4, with and without weights, and with target_factor=0, the
 # Hessian-vector pass behind conjugate gradients (targets read as zeros).
 TAIL_CASES = [(d, extra) for d in (3, 8) for extra in range(4)]
-
-
-@pytest.mark.skipif(PYTHON_KERNELS, reason="checks compiled code; NUMBA_DISABLE_JIT=1 compiles none")
-def test_prefetching_compiles_to_one_shared_function():
-    # The C-ordered kernel's prefetches go through one never-inlined helper, so
-    # no compiled caller unrolls a prefetch loop again (that cost ~1 s of cold
-    # compilation; docs/performance.md, "Compilation").
-    # numba cannot show the code of a function loaded from its cache, so compile the serial pass afresh.
-    serial_pass = numba.njit(**OVERLOAD_OPTIONS)(kernels._fused_pass)
-    X, y, w, b = make_problem(1000, 8, seed=0)
-    grad_w = np.empty(8)
-    loss, _ = serial_pass(X, y, None, float(X.shape[0]), w, b, chunk_rows_for(8), grad_w, 1.0)
-    assert_within(loss, reference.loss_and_gradients(X, y, w, b)[0], rounding_bounds(X, y, w, b)[0], "loss")
-    module = serial_pass.inspect_llvm(serial_pass.signatures[0])
-    assert module.count("define linkonce_odr void @fastgd_prefetch_span(") == 1
-    assert module.count("call void @llvm.prefetch") == 1, "a prefetch outside the shared helper"
-    assert "call void @fastgd_prefetch_span(" in module
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
