@@ -40,13 +40,14 @@ from numba.extending import intrinsic, overload
 
 from ._config import CACHE_LINE_BYTES, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
 from ._jit import jit
+from .types import DataPass
 
 
 def start_threading_layer() -> None:
     """Start numba's threading layer (idempotent); call before the first compiled call of a process.
 
     A cached function that calls a parallel kernel (the compiled training
-    loop, fused_pass_parallel itself) is loaded from numba's on-disk
+    loop, fused_epoch_parallel itself) is loaded from numba's on-disk
     cache without the parallel kernel's own dispatcher running, so nothing
     need have started the threading layer. We saw such a process crash in its
     first parallel region (with a cache holding many signatures), and
@@ -406,51 +407,83 @@ def _chunk_bounds(chunk, chunk_rows, n_rows):
     return start, min(start + chunk_rows, n_rows)
 
 
-def _fused_pass(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor):
-    """One pass over ``X`` and ``y``: return ``(loss, dL/db)`` and write ``dL/dw`` into ``grad_w``.
+def _fused_epoch(data, params, grad):
+    """One pass over a :class:`~fastgd.types.DataPass`: return the loss at ``params`` and write its gradient into ``grad``.
 
-    Compiled twice (:data:`fused_pass_serial`, :data:`fused_pass_parallel`);
-    :func:`fused_loss_and_gradients` documents the arguments.
+    ``params = [v, c]`` and ``grad`` are in the loop's parametrisation, the
+    model ``(x - shift) . (scale * v) + c``. Compiled twice
+    (:data:`fused_epoch_serial`, :data:`fused_epoch_parallel`);
+    :func:`fused_loss_and_gradients` documents the pass.
     """
+    # The fields as locals: each read of an array field from the tuple costs a reference count.
+    X, y, sample_weight, shift, scale = data.X, data.y, data.sample_weight, data.shift, data.scale
+    n_features = params.shape[0] - 1
+    centred = shift.shape[0] > 0
+    scaled = scale.shape[0] > 0
+    # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
+    b = params[n_features]
+    if centred:
+        for j in range(n_features):
+            b -= shift[j] * params[j] * (scale[j] if scaled else 1.0)
+    # The kernel reads the weights s v from one small temporary, or v in place when unscaled.
+    w = np.empty(n_features) if scaled else params[:n_features]
+    if scaled:
+        for j in range(n_features):  # loops here: an array expression would compile a shape check
+            w[j] = params[j] * scale[j]
     n_rows = X.shape[0]
+    chunk_rows = data.chunk_rows
+    target_factor = data.target_factor
     n_chunks = (n_rows + chunk_rows - 1) // chunk_rows
-    loss_parts = np.empty(n_chunks)
-    residual_parts = np.empty(n_chunks)
-    grad_parts = np.empty((n_chunks, w.shape[0]))
+    # Per chunk: its gradient sums, then its loss and residual sums (one allocation per epoch).
+    parts = np.empty((n_chunks, n_features + 2))
     for chunk in prange(n_chunks):
         start, stop = _chunk_bounds(chunk, chunk_rows, n_rows)
-        loss_parts[chunk], residual_parts[chunk] = _chunk_sums(
-            X, y, sample_weight, w, b, start, stop, grad_parts[chunk], target_factor
+        part = parts[chunk]
+        part[n_features], part[n_features + 1] = _chunk_sums(
+            X, y, sample_weight, w, b, start, stop, part, target_factor
         )
     # Combine in chunk order: the same additions whatever the thread count.
     loss_sum = 0.0
     residual_sum = 0.0
-    for j in range(w.shape[0]):  # a loop: in the parallel pass, grad_w[:] = 0 would be a parallel region of its own
-        grad_w[j] = 0.0
+    for j in range(n_features):  # a loop: in the parallel epoch, grad[:] = 0 would be a parallel region of its own
+        grad[j] = 0.0
     for chunk in range(n_chunks):
-        loss_sum += loss_parts[chunk]
-        residual_sum += residual_parts[chunk]
-        for j in range(w.shape[0]):
-            grad_w[j] += grad_parts[chunk, j]
-    scale = 2.0 / total_weight
-    for j in range(w.shape[0]):
-        grad_w[j] *= scale
-    return loss_sum / total_weight, scale * residual_sum
+        loss_sum += parts[chunk, n_features]
+        residual_sum += parts[chunk, n_features + 1]
+        for j in range(n_features):
+            grad[j] += parts[chunk, j]
+    factor = 2.0 / data.total_weight
+    grad_b = factor * residual_sum
+    grad[n_features] = grad_b
+    for j in range(n_features):
+        grad[j] *= factor
+    # The chain rule of the centring and scaling.
+    if centred:
+        for j in range(n_features):
+            grad[j] -= grad_b * shift[j]
+    if scaled:
+        for j in range(n_features):
+            grad[j] *= scale[j]
+    return loss_sum / data.total_weight
 
 
-# The pass is compiled twice from one source, serial (where prange is a
+# The epoch is compiled twice from one source, serial (where prange is a
 # range) and parallel: a parallel region costs microseconds to start, which
 # dominates an epoch on a few hundred rows. Callers pick one by the type of
-# ``parallel`` (None or True), so only the one in use ever compiles, and call
-# it directly: every compiled layer between the loop and the row kernel
-# links and compiles the kernel's code again (docs/performance.md, "Compilation").
-fused_pass_serial = jit(_fused_pass, name="fused_pass_serial")
-fused_pass_parallel = jit(_fused_pass, parallel=True, name="fused_pass_parallel")
+# ``data.parallel`` (None or True), so only the one in use ever compiles.
+# Nothing compiled calls an epoch by name: numba would link its code into the
+# caller and optimise it all again (seconds on first use); the loop calls it
+# through a pointer (:func:`fastgd.loop.descent_loop_compiled`).
+fused_epoch_serial = jit(_fused_epoch, name="fused_epoch_serial")
+fused_epoch_parallel = jit(_fused_epoch, parallel=True, name="fused_epoch_parallel")
 
 
-def fused_pass_for(parallel):
-    """The compiled pass for ``parallel`` (:func:`fastgd._config.parallel_for`'s None or True)."""
-    return fused_pass_serial if parallel is None else fused_pass_parallel
+def fused_epoch_for(parallel):
+    """The compiled epoch for ``parallel`` (:func:`fastgd._config.parallel_for`'s None or True)."""
+    return fused_epoch_serial if parallel is None else fused_epoch_parallel
+
+
+_NO_TRANSFORM = np.empty(0)
 
 
 def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor, parallel):
@@ -462,10 +495,22 @@ def fused_loss_and_gradients(X, y, sample_weight, total_weight, w, b, chunk_rows
     the targets are zero, so the "gradient" is ``2 H [w; b]`` for
     ``H = [X 1]^T S [X 1] / total_weight``: one Hessian-vector product in one
     pass, which conjugate gradients and the step-size estimate need. A factor,
-    rather than a separate kernel without ``y``, keeps one compiled kernel
+    rather than a separate kernel without ``y``, keeps one compiled epoch
     (and one compiled loop) for both. ``parallel`` is :func:`fastgd._config.parallel_for`'s.
+    It runs the loop's compiled epoch, so it compiles nothing that training does not.
     """
-    return fused_pass_for(parallel)(X, y, sample_weight, total_weight, w, b, chunk_rows, grad_w, target_factor)
+    data = DataPass(
+        X, y, sample_weight, float(total_weight), _NO_TRANSFORM, _NO_TRANSFORM, int(chunk_rows),
+        float(target_factor), parallel,
+    )  # fmt: skip
+    n_features = grad_w.shape[0]
+    params = np.empty(n_features + 1)
+    params[:n_features] = w
+    params[n_features] = b
+    grad = np.empty(n_features + 1)
+    loss = fused_epoch_for(parallel)(data, params, grad)
+    grad_w[:] = grad[:n_features]
+    return loss, grad[n_features]
 
 
 def _predict_chunks(X, w, b, chunk_rows, out):

@@ -26,8 +26,12 @@ Three methods share the loop:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numba import types
+from numba._dispatcher import compute_fingerprint
+from numba.core.dispatcher import Dispatcher
 from numba.extending import overload, register_jitable
 
 from . import kernels, reference
@@ -62,11 +66,9 @@ MONOTONE_TOLERANCE = 1e-9
 
 
 def epoch(data, params, grad):
-    """Return the loss at ``params`` and write its gradient into ``grad``.
+    """Return the loss at ``params`` and write its gradient into ``grad``: the reference path's epoch.
 
-    Run as Python this is the reference path; compiled, the overload below
-    makes it the fused kernel (or the compiled O(d^2) statistics epoch).
-    Other front ends (e.g. :mod:`fastgd.dask`) pass an object with an
+    The kernel path's is :func:`kernel_epoch`. Other front ends (e.g. :mod:`fastgd.dask`) pass an object with an
     ``epoch(params, grad)`` method to the Python loop.
     """
     if hasattr(data, "epoch"):
@@ -104,55 +106,11 @@ def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
         grad[:n_features] *= data.scale
 
 
-def _fused_epoch_using(fused_pass):
-    """The kernel path's epoch over a :class:`DataPass` that makes its one pass with ``fused_pass``.
-
-    One such epoch per compiled pass (serial, parallel), so the compiled loop
-    calls the pass itself, with no dispatching layer between (each layer
-    compiles the kernel's code again).
-    """
-
-    def fused_epoch(data, params, grad):
-        n_features = params.shape[0] - 1
-        centred = data.shift.shape[0] > 0
-        scaled = data.scale.shape[0] > 0
-        # Centring moves into the intercept: (x - m).(s v) + c = x.(s v) + (c - m.(s v)).
-        b = params[n_features]
-        if centred:
-            for j in range(n_features):
-                b -= data.shift[j] * params[j] * (data.scale[j] if scaled else 1.0)
-        # The kernel reads the weights s v from one small temporary, or v in place when unscaled;
-        # one call site, so the compiled loop holds one call of the kernel.
-        weights = np.empty(n_features) if scaled else params[:n_features]
-        if scaled:
-            for j in range(n_features):  # a loop: an array expression would compile a shape check
-                weights[j] = params[j] * data.scale[j]
-        loss, grad_b = fused_pass(
-            data.X, data.y, data.sample_weight, data.total_weight, weights, b,
-            data.chunk_rows, grad[:n_features], data.target_factor,
-        )  # fmt: skip
-        grad[n_features] = grad_b
-        if centred:
-            for j in range(n_features):
-                grad[j] -= grad_b * data.shift[j]
-        if scaled:
-            for j in range(n_features):
-                grad[j] *= data.scale[j]
-        return loss
-
-    return fused_epoch
+# The compiled epochs over a DataPass, by its ``parallel`` (None: serial; True: parallel).
+FUSED_EPOCHS = {parallel: kernels.fused_epoch_for(parallel) for parallel in (None, True)}
 
 
-# The epochs over a DataPass, by its ``parallel`` (None: serial; True: parallel).
-FUSED_EPOCHS = {parallel: _fused_epoch_using(kernels.fused_pass_for(parallel)) for parallel in (None, True)}
-
-
-def fused_epoch(data, params, grad):
-    """The kernel path's epoch over a :class:`DataPass`: one fused pass (:func:`fastgd.kernels.fused_loss_and_gradients`)."""
-    return FUSED_EPOCHS[data.parallel](data, params, grad)
-
-
-def statistics_epoch(data, params, grad):
+def _statistics_epoch(data, params, grad):
     """The kernel path's epoch over a :class:`GramData`: ``O(d^2)`` (:func:`fastgd.kernels.gram_loss_and_gradients`)."""
     n_features = params.shape[0] - 1
     loss, grad_b = kernels.gram_loss_and_gradients(
@@ -163,35 +121,20 @@ def statistics_epoch(data, params, grad):
     return loss
 
 
+statistics_epoch = jit(_statistics_epoch, name="statistics_epoch")
+
+
+def kernel_epoch_for(data):
+    """The kernel path's compiled epoch for ``data``: a :data:`FUSED_EPOCHS` pass or :data:`statistics_epoch`."""
+    return statistics_epoch if isinstance(data, GramData) else FUSED_EPOCHS[data.parallel]
+
+
 def kernel_epoch(data, params, grad):
-    """The kernel path's epoch: :func:`fused_epoch` or :func:`statistics_epoch` by the type of ``data``.
+    """The kernel path's epoch: one fused pass over a :class:`DataPass`, ``O(d^2)`` over a :class:`GramData`.
 
-    In Python (``NUMBA_DISABLE_JIT=1``) it picks at run time and the kernels
-    run as plain Python; compiled, its overload picks by type.
+    Under ``NUMBA_DISABLE_JIT=1`` the same kernels run as plain Python.
     """
-    return (statistics_epoch if isinstance(data, GramData) else fused_epoch)(data, params, grad)
-
-
-def _kernel_epoch_for(data):
-    """The kernel epoch for the numba type of ``data`` (None for other types)."""
-    if isinstance(data, types.BaseNamedTuple) and data.instance_class is DataPass:
-        parallel = data.types[DataPass._fields.index("parallel")]
-        return FUSED_EPOCHS[None if isinstance(parallel, types.NoneType) else True]
-    if isinstance(data, types.BaseNamedTuple) and data.instance_class is GramData:
-        return statistics_epoch
-    return None
-
-
-# Compiled, the loop's epoch and kernel_epoch are the same kernels; run as
-# Python, `epoch` is the reference path and `kernel_epoch` the kernels.
-@overload(epoch, jit_options=OVERLOAD_OPTIONS)
-def _epoch_compiled(data, params, grad):
-    return _kernel_epoch_for(data)
-
-
-@overload(kernel_epoch, jit_options=OVERLOAD_OPTIONS)
-def _kernel_epoch_compiled(data, params, grad):
-    return _kernel_epoch_for(data)
+    return kernel_epoch_for(data)(data, params, grad)
 
 
 def look_ahead(point, params, previous, beta):
@@ -374,7 +317,7 @@ def _conjugate_gradient_update(state, steps, slope, curvature):
     return True
 
 
-def descent_loop(data, data_hessian, settings, state, start, n_steps):
+def descent_loop_through(epoch_of, data, data_hessian, settings, state, start, n_steps):
     """Run up to ``n_steps`` iterations from iteration ``start``, updating ``state`` in place.
 
     Iteration ``k`` takes the loss and gradient at a point: the parameters
@@ -394,6 +337,10 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
     a refresh by setting ``since_refresh`` to it), by recurrence in between;
     each step costs one Hessian-vector pass over ``data_hessian``.
 
+    ``epoch_of(data, params, grad)`` (and ``epoch_of(data_hessian, ...)``:
+    both of one type) computes the epochs: :func:`epoch` on the reference
+    path; compiled, a function pointer (:func:`descent_loop_compiled`).
+
     Returns ``(status, steps_done)``.
     """
     steps = settings.steps
@@ -405,7 +352,7 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
         iteration = start + step
         if method == CONJUGATE_GRADIENT:
             if iteration == 0 or state.since_refresh[0] >= settings.refresh_every:
-                loss = epoch(data, params, grad) + add_penalty(params, grad, settings.ridge, settings.l1)
+                loss = epoch_of(data, params, grad) + add_penalty(params, grad, settings.ridge, settings.l1)
                 state.passes[0] += 1
                 state.grad_is_true[0] = 1.0
                 state.since_refresh[0] = 0
@@ -421,7 +368,7 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
                 beta = (t - 1.0) / t_next
                 state.momentum[0] = t_next
             look_ahead(point, params, state.previous, beta)
-            loss = epoch(data, point, grad) + add_penalty(point, grad, settings.ridge, settings.l1)
+            loss = epoch_of(data, point, grad) + add_penalty(point, grad, settings.ridge, settings.l1)
             state.passes[0] += 1
             state.grad_is_true[0] = 1.0
         loss_history[iteration] = loss
@@ -461,7 +408,7 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
             slope = _conjugate_gradient_direction(state, steps)
             if slope == 0.0:
                 return CONVERGED, step + 1
-            curvature = epoch(data_hessian, state.direction, state.curvature_direction)
+            curvature = epoch_of(data_hessian, state.direction, state.curvature_direction)
             # Ridge's curvature (conjugate gradients take no L1 penalty: fastgd.setup refuses it).
             curvature += add_penalty(state.direction, state.curvature_direction, settings.ridge, settings.l1)
             state.passes[0] += 1
@@ -473,19 +420,66 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
     return RUNNING, n_steps
 
 
+def descent_loop(data, data_hessian, settings, state, start, n_steps):
+    """The reference path's loop: :func:`descent_loop_through` with :func:`epoch`, run as Python."""
+    return descent_loop_through(epoch, data, data_hessian, settings, state, start, n_steps)
+
+
+# The numba dispatcher behind descent_loop_compiled (its cache statistics are in `.stats`).
+descent_loop_dispatcher = jit(descent_loop_through, name="descent_loop")
+
+# The compiled loop's entry points, by the numba types of its arguments.
+_COMPILED_LOOPS: dict[tuple, Callable] = {}
+
+
+def _argument_types(dispatcher: Dispatcher, args: tuple) -> tuple:
+    return tuple(dispatcher.typeof_pyval(arg) for arg in args)
+
+
+def _function_type(dispatcher: Dispatcher, args: tuple) -> types.FunctionType:
+    """The numba type of a pointer to ``dispatcher`` compiled for ``args`` (compiled or loaded from the cache now)."""
+    argument_types = _argument_types(dispatcher, args)
+    dispatcher.compile(argument_types)
+    return types.FunctionType(dispatcher.overloads[argument_types].signature)
+
+
+def descent_loop_compiled(data, data_hessian, settings, state, start, n_steps):
+    """The kernel path's loop: :func:`descent_loop_through` compiled, its epoch passed as a function pointer.
+
+    numba links the code of every function a compiled function calls by
+    name into it and optimises it all again, so a loop calling its epoch
+    would compile the fused kernel a second time (seconds on first use). The
+    epoch is compiled on its own and the loop calls it through a pointer:
+    each compiled once per kind of data and loaded from the on-disk cache by
+    its own signature. A call of the pointer costs nanoseconds; this
+    function's own work, tens of microseconds per call (numba finds the
+    pointer's address in Python), is paid once per time slice of the loop.
+    """
+    compiled_epoch = kernel_epoch_for(data)
+    args = (compiled_epoch, data, data_hessian, settings, state, start, n_steps)
+    if not isinstance(descent_loop_dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT=1: all of it as Python
+        return descent_loop_dispatcher(*args)
+    # numba's own fingerprints (what its dispatcher keys argument types on), ~50 times faster than typing.
+    key = tuple((type(arg), compute_fingerprint(arg)) for arg in args[1:5])
+    run = _COMPILED_LOOPS.get(key)
+    if run is None:
+        if key[0] != key[1]:  # one epoch pointer serves both
+            kinds = _argument_types(descent_loop_dispatcher, (data, data_hessian))
+            raise TypeError(
+                f"the loop's data and data_hessian must be of one numba type, got {kinds[0]} and {kinds[1]}"
+            )
+        epoch_type = _function_type(compiled_epoch, (data, state.params, state.grad))
+        signature = (epoch_type, *_argument_types(descent_loop_dispatcher, args[1:]))
+        descent_loop_dispatcher.compile(signature)
+        run = _COMPILED_LOOPS[key] = descent_loop_dispatcher.overloads[signature].entry_point
+    return run(*args)
+
+
 def evaluate(data, params, grad):
     """The loss at ``params`` (and its gradient, into ``grad``): the loop's epoch as one call (numpy backend)."""
     return epoch(data, params, grad)
 
 
 def evaluate_kernels(data, params, grad):
-    """The same with the kernels (numba backend): the epoch's few lines as Python around the compiled kernel.
-
-    A run evaluates a handful of times outside the loop; compiling this
-    entry point too would build another copy of the fused kernel (seconds on
-    first use) to save microseconds.
-    """
+    """The same with the kernels (numba backend): the loop's compiled epoch, called from Python."""
     return kernel_epoch(data, params, grad)
-
-
-descent_loop_compiled = jit(descent_loop)

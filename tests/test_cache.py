@@ -8,20 +8,23 @@ import subprocess
 import sys
 import textwrap
 
+import numba
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import json, time
     start = time.perf_counter()
     import numpy as np, fastgd
-    from fastgd.kernels import fused_pass_parallel
-    from fastgd.loop import descent_loop_compiled
+    from fastgd.kernels import fused_epoch_parallel
+    from fastgd.loop import descent_loop_dispatcher
     rng = np.random.default_rng(0)
     # Large enough for the parallel path: loading cached code that calls a parallel kernel must work.
     X = rng.standard_normal((200_000, 4)); y = X @ [1.0, 2.0, 3.0, 4.0] + 0.5
     loss, grad_w, grad_b = fastgd.loss_and_gradients(X, y, np.zeros(4), 0.0)
     result = fastgd.train(X, y, lr=0.4, iterations=30)
     seconds = time.perf_counter() - start
-    stats = [descent_loop_compiled.stats, fused_pass_parallel.stats]
+    stats = [descent_loop_dispatcher.stats, fused_epoch_parallel.stats]
     print(json.dumps({
         "hits": sum(sum(s.cache_hits.values()) for s in stats),
         "misses": sum(sum(s.cache_misses.values()) for s in stats),
@@ -75,3 +78,40 @@ def test_a_read_only_install_without_a_home_trains_with_one_warning(tmp_path):
     location, converged, w, *rest = completed.stdout.split(" ", 3)
     assert location.startswith(str(package)) and converged == "True" and w == "2.0"
     assert rest[0].count("no writable folder for numba's cache") == 1
+
+
+POINTER_SCRIPT = textwrap.dedent(
+    """
+    import json, re
+    import numba, numpy as np, fastgd
+    from fastgd import kernels, loop
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 3))
+    fastgd.train(X, X @ [1.0, 2.0, 3.0], iterations=40, method="cg", solver="data")
+    found = {"first_arguments": [], "loop": [], "epoch": []}
+    for signature in loop.descent_loop_dispatcher.overloads:
+        found["first_arguments"].append(type(signature[0]).__name__)
+        found["loop"] += re.findall(r'^define [^@]*@"?([\\w.$]+)', loop.descent_loop_dispatcher.inspect_llvm(signature), re.M)
+    for signature in kernels.fused_epoch_serial.overloads:
+        found["epoch"] += re.findall(r'^define [^@]*@"?([\\w.$]+)', kernels.fused_epoch_serial.inspect_llvm(signature), re.M)
+    print(json.dumps(found))
+    """
+)
+
+
+def test_the_compiled_loop_calls_its_epoch_through_a_pointer_and_holds_none_of_the_kernels_code(tmp_path):
+    # numba links every function a compiled function calls by name into it and compiles it again; the loop
+    # receives its epochs as function pointers so that the row kernels compile once (docs/architecture.md).
+    # numba inspects only code it compiled in the same process: an empty cache, in a fresh one.
+    if numba.config.DISABLE_JIT:
+        pytest.skip("NUMBA_DISABLE_JIT=1: nothing is compiled")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    completed = subprocess.run(
+        [sys.executable, "-c", POINTER_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["first_arguments"] and set(found["first_arguments"]) == {"FunctionType"}
+    assert any("descent_loop" in name for name in found["loop"])
+    assert not [name for name in found["loop"] if "chunk_sums" in name or "fused_epoch" in name], found["loop"]
+    assert any("chunk_sums" in name for name in found["epoch"])  # the search finds the kernel where it is
