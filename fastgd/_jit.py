@@ -1,12 +1,12 @@
 """How fastgd compiles: ``jit``, numba's ``njit`` with fastgd's options and a cache that cannot go stale.
 
 numba keys each cached function on its own source file. fastgd's compiled
-loop (``loop.py``) builds in kernels from ``kernels.py`` and constants from
-``_config.py``, so after an edit to those alone numba would load the loop
-compiled from the old sources. :func:`jit` compiles every function under a
-name that carries a digest of those three files: cache entries of other
-sources have other file names and are never loaded (old ones are simply left
-behind in ``__pycache__``). Nothing of numba is patched; only the functions'
+loop (``loop.py``) builds in kernels from ``kernels.py``, constants from
+``_config.py`` and named tuples from ``types.py``, so after an edit to those
+alone numba would load the loop compiled from the old sources. :func:`jit`
+compiles every function under a name that carries a digest of those files:
+cache entries of other sources have other file names and are never loaded
+(old ones are simply left behind in ``__pycache__``). Nothing of numba is patched; only the functions'
 names change.
 
 numba caches in ``NUMBA_CACHE_DIR`` when set, else next to the sources, else
@@ -33,8 +33,10 @@ from ._config import JIT_OPTIONS
 
 _PACKAGE = Path(__file__).resolve().parent
 
-# The modules whose source goes into compiled code (constants are frozen into it).
-COMPILED_MODULES = ("_config.py", "kernels.py", "loop.py")
+# The modules whose source goes into compiled code (constants are frozen into it). types.py
+# too: numba knows a named tuple by its class and field types, not its field names, so code
+# cached before two fields of one type swapped places would read each other's.
+COMPILED_MODULES = ("_config.py", "kernels.py", "loop.py", "types.py")
 
 
 def _source_digest() -> str:

@@ -1,12 +1,13 @@
 """The one descent loop, shared by every backend, solver and method.
 
-:func:`descent_loop` is written in the subset of Python that numba compiles.
-The reference backend runs it as plain Python; the kernel backend runs the
-same source compiled (:data:`descent_loop_compiled`), so small problems do not
-pay Python's per-iteration overhead. Backends and solvers differ only in how
-one epoch is computed: :func:`epoch` dispatches on the type of ``data``
-(:class:`DataPass` reads the data, :class:`GramData` uses sufficient
-statistics) and, when compiled, on being compiled.
+:func:`descent_loop_through` is written in the subset of Python that numba
+compiles. The reference backend runs it as plain Python (:func:`descent_loop`,
+with :func:`epoch`); the kernel backend runs the same source compiled
+(:func:`descent_loop_compiled`, with a compiled epoch passed as a function
+pointer), so small problems do not pay Python's per-iteration overhead.
+Backends and solvers differ only in how one epoch is computed, chosen by the
+type of ``data``: :class:`DataPass` reads the data, :class:`GramData` uses
+sufficient statistics.
 
 Parameters travel as one float64 vector ``params = [v_1, ..., v_d, c]`` in
 the loop's parametrisation, the model ``(x - shift) . (scale * v) + c``
@@ -456,7 +457,8 @@ def descent_loop_compiled(data, data_hessian, settings, state, start, n_steps):
     pointer's address in Python), is paid once per time slice of the loop.
     """
     compiled_epoch = kernel_epoch_for(data)
-    args = (compiled_epoch, data, data_hessian, settings, state, start, n_steps)
+    # Python ints: the entry point converts whatever it is given to its signature's types, unchecked.
+    args = (compiled_epoch, data, data_hessian, settings, state, int(start), int(n_steps))
     if not isinstance(descent_loop_dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT=1: all of it as Python
         return descent_loop_dispatcher(*args)
     # numba's own fingerprints (what its dispatcher keys argument types on), ~50 times faster than typing.

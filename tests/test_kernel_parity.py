@@ -182,6 +182,30 @@ def test_statistics_epoch_kernel_matches_reference(offset):
     assert grad_b == pytest.approx(expected[2], rel=1e-12, abs=1e-12)
 
 
+# The epoch in the loop's parametrisation, model (x - shift) . (scale * v) + c: centring and scaling
+# happen inside the compiled epoch, around its chunk loop; serial and parallel sizes, C and Fortran order.
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("transform", ["shift", "scale", "both"])
+@pytest.mark.parametrize("n", [3_001, chunk_boundary_rows(5)[-1]], ids=["serial", "parallel"])
+def test_centred_and_scaled_epoch_matches_reference(n, transform, order):
+    from fastgd import loop
+    from fastgd.types import DataPass
+
+    X, y, _, _ = make_problem(n, 5, seed=n)
+    X = np.asarray(X * [1.0, 10.0, 0.1, 3.0, 1.0] + [100.0, -5.0, 0.0, 2.0, 1e3], order=order)
+    weights = np.random.default_rng(n).uniform(0.5, 2.0, size=n)
+    shift = X.mean(axis=0) if transform != "scale" else np.empty(0)
+    scale = 1.0 / X.std(axis=0) if transform != "shift" else np.empty(0)
+    data = DataPass(X, y, weights, float(weights.sum()), shift, scale, chunk_rows_for(5), 1.0, parallel_for(X.size))
+    params = np.random.default_rng(1).normal(size=6)
+    kernel_grad, reference_grad = np.empty(6), np.empty(6)
+    kernel_loss = loop.kernel_epoch(data, params, kernel_grad)
+    reference_loss = loop.epoch(data, params, reference_grad)
+    # Both sum the same float64 products in other orders; the loss and gradients here are O(1 to 100).
+    assert kernel_loss == pytest.approx(reference_loss, rel=1e-11)
+    np.testing.assert_allclose(kernel_grad, reference_grad, rtol=1e-9, atol=1e-9 * np.abs(reference_grad).max())
+
+
 # The C-ordered 2-D kernel takes rows four at a time: row counts of every
 # remainder modulo 4, with and without weights, and with target_factor=0, the
 # Hessian-vector pass behind conjugate gradients (targets read as zeros).
