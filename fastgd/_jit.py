@@ -6,8 +6,8 @@ loop (``loop.py``) builds in kernels from ``kernels.py``, constants from
 alone numba would load the loop compiled from the old sources. :func:`jit`
 compiles every function under a name that carries a digest of those files:
 cache entries of other sources have other file names and are never loaded
-(old ones are simply left behind in ``__pycache__``). Nothing of numba is patched; only the functions'
-names change.
+(old ones are simply left behind in ``__pycache__``). Nothing of numba is
+patched; only the functions' names change.
 
 numba caches in ``NUMBA_CACHE_DIR`` when set, else next to the sources, else
 in the user's cache folder. Where none is writable (a read-only install, no

@@ -107,10 +107,6 @@ def from_model_gradient(data: DataPass, grad: np.ndarray) -> None:
         grad[:n_features] *= data.scale
 
 
-# The compiled epochs over a DataPass, by its ``parallel`` (None: serial; True: parallel).
-FUSED_EPOCHS = {parallel: kernels.fused_epoch_for(parallel) for parallel in (None, True)}
-
-
 def _statistics_epoch(data, params, grad):
     """The kernel path's epoch over a :class:`GramData`: ``O(d^2)`` (:func:`fastgd.kernels.gram_loss_and_gradients`)."""
     n_features = params.shape[0] - 1
@@ -126,8 +122,8 @@ statistics_epoch = jit(_statistics_epoch, name="statistics_epoch")
 
 
 def kernel_epoch_for(data):
-    """The kernel path's compiled epoch for ``data``: a :data:`FUSED_EPOCHS` pass or :data:`statistics_epoch`."""
-    return statistics_epoch if isinstance(data, GramData) else FUSED_EPOCHS[data.parallel]
+    """The kernel path's compiled epoch for ``data``: :data:`statistics_epoch` or the fused epoch for ``data.parallel``."""
+    return statistics_epoch if isinstance(data, GramData) else kernels.fused_epoch_for(data.parallel)
 
 
 def kernel_epoch(data, params, grad):
@@ -482,6 +478,5 @@ def evaluate(data, params, grad):
     return epoch(data, params, grad)
 
 
-def evaluate_kernels(data, params, grad):
-    """The same with the kernels (numba backend): the loop's compiled epoch, called from Python."""
-    return kernel_epoch(data, params, grad)
+# The same with the kernels (numba backend): the loop's compiled epoch, called from Python.
+evaluate_kernels = kernel_epoch
