@@ -10,6 +10,7 @@ import pytest
 import fastgd
 
 EPS64 = np.finfo(np.float64).eps
+SMALLEST_SUBNORMAL64 = float(np.finfo(np.float64).smallest_subnormal)
 
 
 def make_problem(n: int, d: int | None, dtype=np.float64, seed: int = 0):
@@ -33,6 +34,11 @@ def rounding_bounds(X, y, w, b, sample_weight=None):
     every partial result of row i's residual, the bounds below are that
     classic bound with m = n + d + 2 and a safety factor of 4. A sign or
     parenthesis mistake changes results by O(1) relative, far outside them.
+    Results near zero also carry underflow: a product or sum that falls below
+    the smallest normal float64 is rounded to a multiple of the smallest
+    subnormal, an absolute error no relative bound covers (hypothesis found
+    X = y = [4.2e-162], where dL/dw is -3.5e-323 one way and -4e-323 the
+    other). Each bound adds m such steps, scaled by the mean's 2 / total.
     """
     X64 = np.asarray(X, dtype=np.float64)
     X2 = X64[:, None] if X64.ndim == 1 else X64
@@ -44,10 +50,11 @@ def rounding_bounds(X, y, w, b, sample_weight=None):
     m = n + d + 2
     factor = 4 * m * EPS64
     total = s.sum()
-    loss_bound = factor * (s @ scale**2) / total
-    grad_w_bound = factor * 2 * (np.abs(X2).T @ (s * scale)) / total
-    grad_b_bound = factor * 2 * (s @ scale) / total
-    predict_bound = 4 * (d + 2) * EPS64 * predict_scale
+    underflow = 4 * m * SMALLEST_SUBNORMAL64 * max(1.0, 2.0 / total)
+    loss_bound = factor * (s @ scale**2) / total + underflow
+    grad_w_bound = factor * 2 * (np.abs(X2).T @ (s * scale)) / total + underflow
+    grad_b_bound = factor * 2 * (s @ scale) / total + underflow
+    predict_bound = 4 * (d + 2) * (EPS64 * predict_scale + SMALLEST_SUBNORMAL64)
     if X64.ndim == 1:
         grad_w_bound = grad_w_bound[0]
     return loss_bound, grad_w_bound, grad_b_bound, predict_bound
