@@ -30,7 +30,10 @@ measured for coverage, as written.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -784,13 +787,59 @@ def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
     return weight
 
 
-@jit(parallel=True)
+@jit
+def _chunks_moments(X, y, sample_weight, chunk_rows, block_rows, first, stop, weights, means, scatters):
+    """:func:`_chunk_moments` of chunks ``first:stop`` into rows of ``weights``, ``means`` and ``scatters``."""
+    n_rows = X.shape[0]
+    for chunk in range(first, stop):
+        start, end = _chunk_bounds(chunk, chunk_rows, n_rows)
+        weights[chunk] = _chunk_moments(X, y, sample_weight, start, end, block_rows, means[chunk], scatters[chunk])
+
+
+@jit
+def _merged_moments(weights, means, scatters):
+    """``(total_weight, mean, scatter)`` of all chunks, merged in chunk order, the scatter made symmetric."""
+    p = means.shape[1]
+    weight = 0.0
+    mean = np.zeros(p)
+    scatter = np.zeros((p, p))
+    for chunk in range(weights.shape[0]):
+        weight = _merge_moments(weight, mean, scatter, weights[chunk], means[chunk], scatters[chunk])
+    for a in range(p):
+        for c in range(a):
+            scatter[a, c] = scatter[c, a]
+    return weight, mean, scatter
+
+
+# Helper threads for :func:`sufficient_statistics`, kept for the next call (starting threads costs
+# a fraction of a millisecond, more than the pass over 20,000 rows), by process (a forked child
+# inherits the pool but not its threads) and count.
+_HELPER_POOLS: dict[tuple[int, int], ThreadPoolExecutor] = {}
+_HELPER_POOLS_LOCK = threading.Lock()
+
+
+def _helper_threads(count: int) -> ThreadPoolExecutor:
+    """A pool of ``count`` (at least one) threads of this process, made on first use."""
+    key = (os.getpid(), max(1, count))
+    with _HELPER_POOLS_LOCK:
+        if key not in _HELPER_POOLS:
+            _HELPER_POOLS[key] = ThreadPoolExecutor(key[1], thread_name_prefix="fastgd-statistics")
+        return _HELPER_POOLS[key]
+
+
 def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
-    """One parallel pass: ``(total_weight, mean, scatter)`` of ``z = [x, y]``.
+    """One pass over the data: ``(total_weight, mean, scatter)`` of ``z = [x, y]``.
 
     ``mean`` has shape ``(d + 1,)``; ``scatter`` is the full symmetric
     ``(d + 1, d + 1)`` matrix ``sum_i s_i (z_i - mean)(z_i - mean)^T``.
     Chunks are merged in chunk order, so results do not depend on threads.
+
+    On data of :data:`~fastgd._config.PARALLEL_MIN_ELEMENTS` elements or
+    more the pass runs in Python threads (``numba.get_num_threads()`` in
+    all: this one and helpers), each calling the serial, GIL-free
+    :func:`_chunks_moments` on its own run of chunks. A ``prange`` loop
+    would do the same work but compiles a parallel region of its own, about
+    three seconds more on a first run.
     """
     n_rows = X.shape[0]
     p = (1 if X.ndim == 1 else X.shape[1]) + 1
@@ -798,18 +847,22 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
     weights = np.empty(n_chunks)
     means = np.empty((n_chunks, p))
     scatters = np.empty((n_chunks, p, p))
-    for chunk in prange(n_chunks):
-        start, stop = _chunk_bounds(chunk, chunk_rows, n_rows)
-        weights[chunk] = _chunk_moments(X, y, sample_weight, start, stop, block_rows, means[chunk], scatters[chunk])
-    weight = 0.0
-    mean = np.zeros(p)
-    scatter = np.zeros((p, p))
-    for chunk in range(n_chunks):
-        weight = _merge_moments(weight, mean, scatter, weights[chunk], means[chunk], scatters[chunk])
-    for a in range(p):
-        for c in range(a):
-            scatter[a, c] = scatter[c, a]
-    return weight, mean, scatter
+    # Below PARALLEL_MIN_ELEMENTS handing work to threads costs more than it saves (as in the epochs).
+    parallel = n_rows * (p - 1) >= PARALLEL_MIN_ELEMENTS
+    n_workers = max(1, min(numba.get_num_threads(), n_chunks)) if parallel else 1
+    bounds = [n_chunks * worker // n_workers for worker in range(n_workers + 1)]
+    shares = [
+        (X, y, sample_weight, chunk_rows, block_rows, first, stop, weights, means, scatters)
+        for first, stop in itertools.pairwise(bounds)
+    ]
+    # This thread takes the first share itself; the pool's threads take the others.
+    others = [_helper_threads(n_workers - 1).submit(_chunks_moments, *share) for share in shares[1:]]
+    try:
+        _chunks_moments(*shares[0])
+    finally:
+        for other in others:
+            other.result()  # waits, so no thread writes into the results after a failure; re-raises a worker's error
+    return _merged_moments(weights, means, scatters)
 
 
 @jit
