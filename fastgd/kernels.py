@@ -41,7 +41,13 @@ from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic, overload
 
-from ._config import CACHE_LINE_BYTES, OVERLOAD_OPTIONS, PARALLEL_MIN_ELEMENTS, PREFETCH_BYTES
+from ._config import (
+    CACHE_LINE_BYTES,
+    OVERLOAD_OPTIONS,
+    PARALLEL_MIN_ELEMENTS,
+    PREFETCH_BYTES,
+    STATISTICS_PARALLEL_MIN_WORK,
+)
 from ._jit import jit
 from .types import DataPass
 
@@ -834,9 +840,9 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
     ``(d + 1, d + 1)`` matrix ``sum_i s_i (z_i - mean)(z_i - mean)^T``.
     Chunks are merged in chunk order, so results do not depend on threads.
 
-    On data of :data:`~fastgd._config.PARALLEL_MIN_ELEMENTS` elements or
-    more the pass runs in Python threads (``numba.get_num_threads()`` in
-    all: this one and helpers), each calling the serial, GIL-free
+    From :data:`~fastgd._config.STATISTICS_PARALLEL_MIN_WORK` multiply-adds
+    (``rows * (d + 1)^2``) the pass runs in Python threads
+    (``numba.get_num_threads()`` in all: this one and helpers), each calling the serial, GIL-free
     :func:`_chunks_moments` on its own run of chunks. A ``prange`` loop
     would do the same work but compiles a parallel region of its own, about
     three seconds more on a first run.
@@ -847,8 +853,7 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
     weights = np.empty(n_chunks)
     means = np.empty((n_chunks, p))
     scatters = np.empty((n_chunks, p, p))
-    # Below PARALLEL_MIN_ELEMENTS handing work to threads costs more than it saves (as in the epochs).
-    parallel = n_rows * (p - 1) >= PARALLEL_MIN_ELEMENTS
+    parallel = n_rows * p * p >= STATISTICS_PARALLEL_MIN_WORK
     n_workers = max(1, min(numba.get_num_threads(), n_chunks)) if parallel else 1
     bounds = [n_chunks * worker // n_workers for worker in range(n_workers + 1)]
     shares = [
