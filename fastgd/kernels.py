@@ -794,7 +794,7 @@ def _chunk_moments(X, y, sample_weight, start, stop, block_rows, mean, scatter):
 
 
 @jit
-def _chunks_moments(X, y, sample_weight, chunk_rows, block_rows, first, stop, weights, means, scatters):
+def _moments_of_chunks(X, y, sample_weight, chunk_rows, block_rows, first, stop, weights, means, scatters):
     """:func:`_chunk_moments` of chunks ``first:stop`` into rows of ``weights``, ``means`` and ``scatters``."""
     n_rows = X.shape[0]
     for chunk in range(first, stop):
@@ -825,11 +825,11 @@ _HELPER_POOLS_LOCK = threading.Lock()
 
 
 def _helper_threads(count: int) -> ThreadPoolExecutor:
-    """A pool of ``count`` (at least one) threads of this process, made on first use."""
-    key = (os.getpid(), max(1, count))
+    """A pool of ``count`` threads of this process, made on first use."""
+    key = (os.getpid(), count)
     with _HELPER_POOLS_LOCK:
         if key not in _HELPER_POOLS:
-            _HELPER_POOLS[key] = ThreadPoolExecutor(key[1], thread_name_prefix="fastgd-statistics")
+            _HELPER_POOLS[key] = ThreadPoolExecutor(count, thread_name_prefix="fastgd-statistics")
         return _HELPER_POOLS[key]
 
 
@@ -842,10 +842,10 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
 
     From :data:`~fastgd._config.STATISTICS_PARALLEL_MIN_WORK` multiply-adds
     (``rows * (d + 1)^2``) the pass runs in Python threads
-    (``numba.get_num_threads()`` in all: this one and helpers), each calling the serial, GIL-free
-    :func:`_chunks_moments` on its own run of chunks. A ``prange`` loop
-    would do the same work but compiles a parallel region of its own, about
-    three seconds more on a first run.
+    (``numba.get_num_threads()`` in all: this one and helpers), each
+    calling the serial, GIL-free :func:`_moments_of_chunks` on its own run
+    of chunks. A ``prange`` loop would do the same work but compiles a
+    parallel region of its own, about three seconds more on a first run.
     """
     n_rows = X.shape[0]
     p = (1 if X.ndim == 1 else X.shape[1]) + 1
@@ -861,9 +861,9 @@ def sufficient_statistics(X, y, sample_weight, chunk_rows, block_rows):
         for first, stop in itertools.pairwise(bounds)
     ]
     # This thread takes the first share itself; the pool's threads take the others.
-    others = [_helper_threads(n_workers - 1).submit(_chunks_moments, *share) for share in shares[1:]]
+    others = [_helper_threads(n_workers - 1).submit(_moments_of_chunks, *share) for share in shares[1:]]
     try:
-        _chunks_moments(*shares[0])
+        _moments_of_chunks(*shares[0])
     finally:
         for other in others:
             other.result()  # waits, so no thread writes into the results after a failure; re-raises a worker's error
