@@ -93,16 +93,19 @@ def renamed(function: types.FunctionType, name: str) -> types.FunctionType:
     return copy
 
 
-def jit(function=None, *, parallel: bool = False, name: str | None = None):
+def jit(function=None, *, parallel: bool = False, name: str | None = None, from_python: bool = True):
     """``numba.njit`` with fastgd's options, under a name stamped with :data:`SOURCE_DIGEST`.
 
     ``name`` (default: the function's own) lets one source compile twice,
-    e.g. serial and ``parallel``. Usable bare (``@jit``) or with options.
+    e.g. serial and ``parallel``. ``from_python=False`` is for a function
+    only ever called through a pointer: numba then compiles no wrapper that
+    converts Python objects to its arguments (for a loop's settings and
+    state, a tenth of its compile time). Usable bare (``@jit``) or with options.
     """
 
     def decorate(function):
         stamped = renamed(function, f"{name or function.__name__}_{SOURCE_DIGEST}")
-        return numba.njit(parallel=parallel, **OPTIONS)(stamped)
+        return numba.njit(parallel=parallel, no_cpython_wrapper=not from_python, **OPTIONS)(stamped)
 
     return decorate if function is None else decorate(function)
 

@@ -3,8 +3,9 @@
 :func:`descent_loop_through` is written in the subset of Python that numba
 compiles. The reference backend runs it as plain Python (:func:`descent_loop`,
 with :func:`epoch`); the kernel backend runs the same source compiled
-(:func:`descent_loop_compiled`, with a compiled epoch passed as a function
-pointer), so small problems do not pay Python's per-iteration overhead.
+(:func:`descent_loop_compiled`: compiled once for every kind of data, it
+reaches the compiled epoch through function pointers), so small problems do
+not pay Python's per-iteration overhead.
 Backends and solvers differ only in how one epoch is computed, chosen by the
 type of ``data``: :class:`DataPass` reads the data, :class:`GramData` uses
 sufficient statistics.
@@ -27,13 +28,17 @@ Three methods share the loop:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from types import FunctionType
 
 import numpy as np
 from numba import types
 from numba._dispatcher import compute_fingerprint
+from numba.core import cgutils
 from numba.core.dispatcher import Dispatcher
-from numba.extending import overload, register_jitable
+from numba.experimental import function_type as function_type_support
+from numba.extending import intrinsic, overload, register_jitable
 
 from . import kernels, reference
 from ._config import OVERLOAD_OPTIONS
@@ -422,55 +427,211 @@ def descent_loop(data, data_hessian, settings, state, start, n_steps):
     return descent_loop_through(epoch, data, data_hessian, settings, state, start, n_steps)
 
 
-# The numba dispatcher behind descent_loop_compiled (its cache statistics are in `.stats`).
-descent_loop_dispatcher = jit(descent_loop_through, name="descent_loop")
+# --- the compiled loop: one for every kind of data ----------------------------------------------
+#
+# numba specialises a compiled function on its arguments' types, and a pointer's type names its
+# arguments' types: a loop receiving ``epoch(data, params, grad)`` would compile again for each kind
+# of data (C or Fortran order, weights, float32, statistics: seconds each). So the loop sees the data
+# only as an untyped pointer (``voidptr``), to a block ``(data, epoch)`` on the stack of a small
+# per-kind driver, and calls an "erased" epoch: a per-kind function of one signature for every kind,
+# which reads the block back and calls the real epoch. The loop compiles once; a new kind of data
+# compiles its epoch, a driver and an erased epoch (a few dozen instructions each).
+#
+# Two costs are avoided on the way. The block's arrays carry no owner (numba's reference-counted
+# "meminfo"): the driver's own arguments keep them alive while the loop runs, and an epoch reading
+# owned arrays from the block would count references (atomic operations) on every call. And the
+# driver gets its pointers as addresses found once, not as dispatchers, which numba would look up
+# in Python on every call (tens of microseconds each).
 
-# The compiled loop's entry points, by the numba types of its arguments.
-_COMPILED_LOOPS: dict[tuple, Callable] = {}
+
+def _without_owners(context, builder, value_type: types.Type, value):
+    """``value`` with the owner (meminfo) of each array in it cleared: a view kept alive elsewhere."""
+    if isinstance(value_type, types.Array):
+        array = context.make_array(value_type)(context, builder, value)
+        array.meminfo = cgutils.get_null_value(array.meminfo.type)
+        return array._getvalue()
+    if isinstance(value_type, types.BaseTuple):
+        for index, member_type in enumerate(value_type.types):
+            member = builder.extract_value(value, index)
+            value = builder.insert_value(value, _without_owners(context, builder, member_type, member), index)
+    return value
+
+
+@intrinsic
+def _address_of(typingctx, value):
+    """A pointer to a copy of ``value``, its arrays without owners, on the caller's stack: valid until it returns."""
+
+    def codegen(context, builder, signature, args):
+        slot = cgutils.alloca_once_value(builder, _without_owners(context, builder, signature.args[0], args[0]))
+        return builder.bitcast(slot, cgutils.voidptr_t)
+
+    return types.voidptr(value), codegen
+
+
+def _block_reader(block_type: types.Type):
+    """An intrinsic reading back a ``block_type`` that :func:`_address_of` put on the stack."""
+
+    @intrinsic
+    def read_block(typingctx, pointer):
+        def codegen(context, builder, signature, args):
+            typed = builder.bitcast(args[0], context.get_value_type(block_type).as_pointer())
+            # Nothing to count: the block's arrays have no owners (numba skips a null meminfo).
+            return builder.load(typed)
+
+        return block_type(types.voidptr), codegen
+
+    return read_block
+
+
+def _function_maker(function_type: types.FunctionType):
+    """An intrinsic making a ``function_type`` pointer from its two addresses (:func:`_function_addresses`)."""
+
+    @intrinsic
+    def function_at(typingctx, c_address, jit_address):
+        def codegen(context, builder, signature, args):
+            function = cgutils.create_struct_proxy(function_type)(context, builder)
+            function.c_addr = builder.inttoptr(args[0], cgutils.voidptr_t)
+            function.jit_addr = builder.inttoptr(args[1], cgutils.voidptr_t)  # the one called: exceptions propagate
+            function.py_addr = builder.inttoptr(context.get_constant(types.intp, 0), cgutils.voidptr_t)
+            return function._getvalue()
+
+        return function_type(types.int64, types.int64), codegen
+
+    return function_at
+
+
+def _function_addresses(dispatcher: Dispatcher, function_type: types.FunctionType) -> list[int]:
+    """The C and the native address of ``dispatcher`` compiled for ``function_type``, as numba finds them."""
+    signature = function_type.signature
+    return [function_type_support._get_wrapper_address(dispatcher, signature),
+            function_type_support._get_jit_address(dispatcher, signature)]  # fmt: skip
+
+
+def _specialised(template: Callable, name: str, from_python: bool, **names: object) -> Dispatcher:
+    """``template``'s code compiled under ``name``, with ``names`` among its globals (``from_python``: see ``jit``).
+
+    The name (and so the cache entry) must say everything ``names`` do: callers
+    derive it from the numba types the intrinsics in ``names`` are made for.
+    """
+    source = FunctionType(template.__code__, {**globals(), **names}, name)
+    return jit(source, name=name, from_python=from_python)
+
+
+def _type_digest(*numba_types: types.Type) -> str:
+    return hashlib.sha256(repr([str(numba_type) for numba_type in numba_types]).encode()).hexdigest()[:16]
+
+
+def _erased_epoch(block, params, grad):
+    # The source of every erased epoch; _read_block is set per kind (see _erased_epoch_for).
+    data, epoch_of = _read_block(block)  # noqa: F821
+    return epoch_of(data, params, grad)
+
+
+def _loop_driver(addresses, data, data_hessian, settings, state, start, n_steps):
+    # The source of every driver; the three makers are set per kind (see _compile_loop).
+    loop = _loop_at(addresses[0], addresses[1])  # noqa: F821
+    erased_epoch = _erased_epoch_at(addresses[2], addresses[3])  # noqa: F821
+    epoch_of = _epoch_at(addresses[4], addresses[5])  # noqa: F821
+    # The blocks live on this function's stack for as long as the loop runs.
+    block = _address_of((data, epoch_of))
+    hessian_block = _address_of((data_hessian, epoch_of))
+    return loop(erased_epoch, block, hessian_block, settings, state, start, n_steps)
+
+
+_VECTOR = types.float64[::1]
+# The one type of every erased epoch, and so the loop's first argument whatever the data.
+ERASED_EPOCH = types.FunctionType(types.float64(types.voidptr, _VECTOR, _VECTOR))
+
+# The numba dispatchers behind descent_loop_compiled (their cache statistics are in `.stats`).
+descent_loop_dispatcher = jit(descent_loop_through, name="descent_loop", from_python=False)
+_ERASED_EPOCHS: dict[str, Dispatcher] = {}
+_LOOP_DRIVERS: dict[str, Dispatcher] = {}
+
+# What descent_loop_compiled calls, by numba's fingerprints of its arguments: a driver's entry
+# point and the addresses it takes (its dispatchers stay in the tables above, keeping the code).
+_COMPILED_LOOPS: dict[tuple, tuple[Callable, np.ndarray]] = {}
 
 
 def _argument_types(dispatcher: Dispatcher, args: tuple) -> tuple:
     return tuple(dispatcher.typeof_pyval(arg) for arg in args)
 
 
-def _function_type(dispatcher: Dispatcher, args: tuple) -> types.FunctionType:
-    """The numba type of a pointer to ``dispatcher`` compiled for ``args`` (compiled or loaded from the cache now)."""
-    argument_types = _argument_types(dispatcher, args)
+def _function_type(dispatcher: Dispatcher, argument_types: tuple) -> types.FunctionType:
+    """The numba type of a pointer to ``dispatcher`` compiled for ``argument_types`` (compiled or loaded now)."""
     dispatcher.compile(argument_types)
     return types.FunctionType(dispatcher.overloads[argument_types].signature)
 
 
+def _erased_epoch_for(epoch_type: types.FunctionType, data_type: types.Type) -> Dispatcher:
+    """The erased epoch of blocks ``(data, epoch)`` of these types, compiled (or loaded from the cache)."""
+    # The data first: numba warns of an experimental feature for a tuple that starts with a function.
+    block_type = types.Tuple((data_type, epoch_type))
+    name = "erased_epoch_" + _type_digest(block_type)
+    if name not in _ERASED_EPOCHS:
+        dispatcher = _specialised(_erased_epoch, name, False, _read_block=_block_reader(block_type))
+        dispatcher.compile(ERASED_EPOCH.signature.args)
+        _ERASED_EPOCHS[name] = dispatcher
+    return _ERASED_EPOCHS[name]
+
+
+def _compile_loop(compiled_epoch: Dispatcher, data, data_hessian, settings, state) -> tuple[Callable, np.ndarray]:
+    """A driver's entry point for these arguments' types and its addresses; the loop compiles once for all kinds."""
+    data_type, hessian_type, settings_type, state_type = _argument_types(
+        descent_loop_dispatcher, (data, data_hessian, settings, state)
+    )
+    if data_type != hessian_type:  # one epoch pointer serves both
+        raise TypeError(
+            f"the loop's data and data_hessian must be of one numba type, got {data_type} and {hessian_type}"
+        )
+    epoch_type = _function_type(
+        compiled_epoch, (data_type, *_argument_types(compiled_epoch, (state.params, state.grad)))
+    )
+    erased_epoch = _erased_epoch_for(epoch_type, data_type)
+    counts = (types.int64, types.int64)
+    loop_type = _function_type(
+        descent_loop_dispatcher, (ERASED_EPOCH, types.voidptr, types.voidptr, settings_type, state_type, *counts)
+    )
+    name = "loop_driver_" + _type_digest(loop_type, epoch_type)
+    if name not in _LOOP_DRIVERS:
+        _LOOP_DRIVERS[name] = _specialised(
+            _loop_driver, name, True,
+            _loop_at=_function_maker(loop_type), _erased_epoch_at=_function_maker(ERASED_EPOCH),
+            _epoch_at=_function_maker(epoch_type),
+        )  # fmt: skip
+    driver = _LOOP_DRIVERS[name]
+    addresses = np.array(
+        _function_addresses(descent_loop_dispatcher, loop_type)
+        + _function_addresses(erased_epoch, ERASED_EPOCH)
+        + _function_addresses(compiled_epoch, epoch_type),
+        dtype=np.int64,
+    )
+    driver_types = (driver.typeof_pyval(addresses), data_type, hessian_type, settings_type, state_type, *counts)
+    driver.compile(driver_types)
+    return driver.overloads[driver_types].entry_point, addresses
+
+
 def descent_loop_compiled(data, data_hessian, settings, state, start, n_steps):
-    """The kernel path's loop: :func:`descent_loop_through` compiled, its epoch passed as a function pointer.
+    """The kernel path's loop: :func:`descent_loop_through` compiled once, its epoch reached through pointers.
 
     numba links the code of every function a compiled function calls by
     name into it and optimises it all again, so a loop calling its epoch
     would compile the fused kernel a second time (seconds on first use). The
-    epoch is compiled on its own and the loop calls it through a pointer:
-    each compiled once per kind of data and loaded from the on-disk cache by
-    its own signature. A call of the pointer costs nanoseconds; this
-    function's own work, tens of microseconds per call (numba finds the
-    pointer's address in Python), is paid once per time slice of the loop.
+    epoch is compiled on its own, once per kind of data, and reached through
+    a pointer; the loop, through an erased epoch (see above), compiles once
+    for every kind. Each is loaded from the on-disk cache by its own
+    signature, and a pointer call costs nanoseconds.
     """
     compiled_epoch = kernel_epoch_for(data)
-    # Python ints: the entry point converts whatever it is given to its signature's types, unchecked.
-    args = (compiled_epoch, data, data_hessian, settings, state, int(start), int(n_steps))
     if not isinstance(descent_loop_dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT=1: all of it as Python
-        return descent_loop_dispatcher(*args)
+        return descent_loop_dispatcher(compiled_epoch, data, data_hessian, settings, state, int(start), int(n_steps))
     # numba's own fingerprints (what its dispatcher keys argument types on), ~50 times faster than typing.
-    key = tuple((type(arg), compute_fingerprint(arg)) for arg in args[1:5])
-    run = _COMPILED_LOOPS.get(key)
-    if run is None:
-        if key[0] != key[1]:  # one epoch pointer serves both
-            kinds = _argument_types(descent_loop_dispatcher, (data, data_hessian))
-            raise TypeError(
-                f"the loop's data and data_hessian must be of one numba type, got {kinds[0]} and {kinds[1]}"
-            )
-        epoch_type = _function_type(compiled_epoch, (data, state.params, state.grad))
-        signature = (epoch_type, *_argument_types(descent_loop_dispatcher, args[1:]))
-        descent_loop_dispatcher.compile(signature)
-        run = _COMPILED_LOOPS[key] = descent_loop_dispatcher.overloads[signature].entry_point
-    return run(*args)
+    key = tuple((type(arg), compute_fingerprint(arg)) for arg in (data, data_hessian, settings, state))
+    compiled = _COMPILED_LOOPS.get(key)
+    if compiled is None:
+        compiled = _COMPILED_LOOPS[key] = _compile_loop(compiled_epoch, data, data_hessian, settings, state)
+    run, addresses = compiled
+    # Python ints: the entry point converts whatever it is given to its signature's types, unchecked.
+    return run(addresses, data, data_hessian, settings, state, int(start), int(n_steps))
 
 
 def evaluate(data, params, grad):

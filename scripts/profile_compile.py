@@ -1,10 +1,12 @@
 """Where a cold first call's compile time goes: numba functions, and LLVM's phases and passes per compiled library.
 
-Run: python scripts/profile_compile.py [--variant C] [--top 12]
+Run: python scripts/profile_compile.py [--variant C] [--after C] [--top 12]
 
 The variant's first training call (``fastgd.benchmarking.COMPILE_VARIANTS``,
 as in ``scripts/time_compile.py``) runs in a fresh process with an empty
-``NUMBA_CACHE_DIR`` and ``NUMBA_LLVM_PASS_TIMINGS=1``. It prints
+``NUMBA_CACHE_DIR`` and ``NUMBA_LLVM_PASS_TIMINGS=1``; with ``--after OTHER``
+the cache first holds ``OTHER``'s first call (made in another process), which
+profiles what one more variant costs, the "more" of ``time_compile.py``. It prints
 
 * each compiled function's exclusive time between numba's ``numba:compile``
   events (typing, lowering and LLVM, less what nested compilations took);
@@ -105,14 +107,19 @@ for (where, name), seconds in passes.most_common({top}):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variant", default="C", help=f"one of: {', '.join(COMPILE_VARIANTS)}")
+    parser.add_argument("--after", help="a variant whose first call fills the cache first (profiles one more variant)")
     parser.add_argument("--top", type=int, default=12, help="rows per table")
     args = parser.parse_args()
-    if args.variant not in COMPILE_VARIANTS:
-        parser.error(f"unknown variant {args.variant!r}; known: {', '.join(COMPILE_VARIANTS)}")
+    for variant in (args.variant, args.after):
+        if variant is not None and variant not in COMPILE_VARIANTS:
+            parser.error(f"unknown variant {variant!r}; known: {', '.join(COMPILE_VARIANTS)}")
     setup, statement = first_call_code(args.variant)
     program = _PROFILER.format(setup=setup, statement=statement, top=args.top)
     with tempfile.TemporaryDirectory(prefix="fastgd-compile-") as cache_dir:
-        environment = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "NUMBA_LLVM_PASS_TIMINGS": "1"}
+        environment = {**os.environ, "NUMBA_CACHE_DIR": cache_dir}
+        if args.after is not None:
+            subprocess.run([sys.executable, "-c", "\n".join(first_call_code(args.after))], env=environment, check=True)
+        environment["NUMBA_LLVM_PASS_TIMINGS"] = "1"
         subprocess.run([sys.executable, "-c", program], env=environment, check=True)
 
 

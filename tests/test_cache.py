@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -112,3 +113,43 @@ def test_the_compiled_loop_calls_its_epoch_through_a_pointer_and_holds_none_of_t
     assert any("descent_loop" in name for name in found["loop"])
     assert not [name for name in found["loop"] if "chunk_sums" in name or "fused_epoch" in name], found["loop"]
     assert any("chunk_sums" in name for name in found["epoch"])  # the search finds the kernel where it is
+
+
+KINDS_SCRIPT = textwrap.dedent(
+    """
+    import json, re, warnings
+    import numpy as np, fastgd
+    from fastgd import loop
+    warnings.simplefilter("ignore", fastgd.ConvergenceWarning)
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((200, 3)); y = X @ [1.0, 2.0, 3.0] + 0.5
+    kinds = [(X, {}), (X, {"sample_weight": np.ones(200)}), (np.asfortranarray(X), {}), (X.astype(np.float32), {}),
+             (X[:, 0].copy(), {}), (X, {"solver": "gram", "method": "cg"}), (X, {"method": "cg", "solver": "data"})]
+    for data, options in kinds:
+        fastgd.train(data, y, iterations=20, **options)
+    defined = []
+    for dispatcher in [*loop._LOOP_DRIVERS.values(), *loop._ERASED_EPOCHS.values()]:
+        for signature in dispatcher.overloads:
+            defined += re.findall(r'^define [^@]*@"?([\\w.$]+)', dispatcher.inspect_llvm(signature), re.M)
+    print(json.dumps({"loops": len(loop.descent_loop_dispatcher.overloads),
+                      "drivers": sum(len(driver.overloads) for driver in loop._LOOP_DRIVERS.values()),
+                      "erased": len(loop._ERASED_EPOCHS), "defined": defined}))
+    """
+)
+
+
+def test_the_loop_compiles_once_for_every_kind_of_data(tmp_path):
+    # The loop reaches the data through an erased epoch of one signature (fastgd.loop), so C and Fortran order,
+    # weights, float32, one feature and statistics share one compiled loop; each kind adds its epoch, a driver and
+    # an erased epoch, and neither of those holds the loop's or the kernels' code.
+    env = {key: value for key, value in os.environ.items() if key != "NUMBA_DISABLE_JIT"}
+    env["NUMBA_CACHE_DIR"] = str(tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-c", KINDS_SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    found = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert found["loops"] == 1
+    assert found["drivers"] == found["erased"] == 6  # cg on the data is the first kind's again
+    leaked = [name for name in found["defined"] if re.search("descent_loop|chunk_sums|fused_epoch|gram_loss", name)]
+    assert not leaked, leaked
